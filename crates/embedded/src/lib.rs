@@ -1,0 +1,1 @@
+//! In-process embedded model (work in progress).

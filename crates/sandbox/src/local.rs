@@ -1,0 +1,360 @@
+//! The local backend: a temporary directory per sandbox, commands run as process groups.
+
+use std::path::{Component, Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::io::AsyncReadExt;
+use tokio::process::Command;
+
+use crate::output::{CappedBuffer, OutputCap};
+use crate::{ExecOutput, RepoSource, Sandbox, SandboxError, SandboxFactory};
+
+/// Environment variables a sandboxed command may see. Everything else (API keys, tokens,
+/// cloud credentials) is dropped.
+const INHERITED_ENV: &[&str] = &["PATH", "LANG", "LC_ALL", "TZ", "PYENV_ROOT", "PYENV_VERSION"];
+
+/// Variables that keep tools from paging, colouring or drawing progress bars.
+const QUIET_ENV: &[(&str, &str)] = &[
+    ("PAGER", "cat"),
+    ("GIT_PAGER", "cat"),
+    ("MANPAGER", "cat"),
+    ("TERM", "dumb"),
+    ("NO_COLOR", "1"),
+    ("PIP_PROGRESS_BAR", "off"),
+    ("PIP_NO_INPUT", "1"),
+    ("TQDM_DISABLE", "1"),
+    ("PYTHONDONTWRITEBYTECODE", "1"),
+    ("PYTHONUNBUFFERED", "1"),
+    ("GIT_TERMINAL_PROMPT", "0"),
+];
+
+/// Files the harness itself creates while running tests; never part of a patch.
+const EXCLUDES: &str = "__pycache__/\n*.pyc\n.pytest_cache/\n*.egg-info/\n";
+
+/// Makes [`LocalSandbox`]es.
+#[derive(Debug, Clone)]
+pub struct LocalSandboxFactory {
+    cap: OutputCap,
+    cut_network: bool,
+}
+
+impl LocalSandboxFactory {
+    /// Probes once whether this host lets us cut the network with `unshare -n`.
+    pub fn new() -> Self {
+        let cut_network = std::process::Command::new("unshare")
+            .args(["-n", "true"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !cut_network {
+            tracing::debug!("`unshare -n` is not permitted here; sandboxed commands keep the network");
+        }
+        LocalSandboxFactory {
+            cap: OutputCap::default(),
+            cut_network,
+        }
+    }
+
+    pub fn with_output_cap(mut self, cap: OutputCap) -> Self {
+        self.cap = cap;
+        self
+    }
+
+    pub fn cuts_network(&self) -> bool {
+        self.cut_network
+    }
+}
+
+impl Default for LocalSandboxFactory {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[async_trait]
+impl SandboxFactory for LocalSandboxFactory {
+    async fn create(&self, source: &RepoSource) -> Result<Box<dyn Sandbox>, SandboxError> {
+        let dir = tempfile::Builder::new().prefix("apprentice-").tempdir()?;
+        let root = dir.path().join("repo");
+        let home = dir.path().join("home");
+        tokio::fs::create_dir_all(&home).await?;
+        populate(source, &root).await.map_err(|detail| SandboxError::Setup {
+            source_desc: describe_source(source),
+            detail,
+        })?;
+        let root = root.canonicalize()?;
+        Ok(Box::new(LocalSandbox {
+            _dir: dir,
+            root,
+            home,
+            cap: self.cap,
+            cut_network: self.cut_network,
+        }))
+    }
+}
+
+fn describe_source(source: &RepoSource) -> String {
+    match source {
+        RepoSource::Git { path, base_commit } => format!("{} at {base_commit}", path.display()),
+        RepoSource::Snapshot { path } => path.display().to_string(),
+    }
+}
+
+/// Fills `root` with the repository at its base state, as a one-commit git repository, so no
+/// later history is reachable from inside the sandbox.
+async fn populate(source: &RepoSource, root: &Path) -> Result<(), String> {
+    tokio::fs::create_dir_all(root).await.map_err(|e| e.to_string())?;
+    match source {
+        RepoSource::Snapshot { path } => {
+            if !path.is_dir() {
+                return Err(format!("`{}` is not a directory", path.display()));
+            }
+            run_host("cp", &["-a", &format!("{}/.", path.display()), &root.display().to_string()], None).await?;
+            let _ = tokio::fs::remove_dir_all(root.join(".git")).await;
+        }
+        RepoSource::Git { path, base_commit } => {
+            let script = format!(
+                "git -C {} archive --format=tar {} | tar -x -C {}",
+                quote(&path.display().to_string()),
+                quote(base_commit),
+                quote(&root.display().to_string())
+            );
+            run_host("bash", &["-o", "pipefail", "-c", &script], None).await?;
+        }
+    }
+    for args in [
+        &["init", "-q", "-b", "main"][..],
+        &["add", "-A"],
+        &["commit", "-q", "--allow-empty", "--no-verify", "-m", "base"],
+    ] {
+        run_host("git", args, Some(root)).await?;
+    }
+    tokio::fs::write(root.join(".git/info/exclude"), EXCLUDES)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+async fn run_host(program: &str, args: &[&str], dir: Option<&Path>) -> Result<String, String> {
+    let mut command = Command::new(program);
+    command.args(args).kill_on_drop(true);
+    if let Some(dir) = dir {
+        command.current_dir(dir);
+    }
+    command
+        .env("GIT_AUTHOR_NAME", "apprentice")
+        .env("GIT_AUTHOR_EMAIL", "apprentice@localhost")
+        .env("GIT_COMMITTER_NAME", "apprentice")
+        .env("GIT_COMMITTER_EMAIL", "apprentice@localhost")
+        .env("GIT_CONFIG_NOSYSTEM", "1");
+    let out = command
+        .output()
+        .await
+        .map_err(|e| format!("could not run {program}: {e}"))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(format!(
+            "`{program} {}` failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// A repository copy in a temporary directory, removed when the sandbox is dropped.
+#[derive(Debug)]
+pub struct LocalSandbox {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    home: PathBuf,
+    cap: OutputCap,
+    cut_network: bool,
+}
+
+impl LocalSandbox {
+    /// The repository root on the host.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Maps a path the agent gave to a host path, refusing anything outside the root, whether
+    /// by `..`, an absolute path elsewhere, or a symlink pointing out.
+    fn resolve(&self, path: &str) -> Result<PathBuf, SandboxError> {
+        let escapes = || SandboxError::PathEscapes(path.to_string());
+        let relative = Path::new(path);
+        let relative = if relative.is_absolute() {
+            relative.strip_prefix(&self.root).map_err(|_| escapes())?
+        } else {
+            relative
+        };
+        let mut resolved = self.root.clone();
+        for component in relative.components() {
+            match component {
+                Component::Normal(part) => resolved.push(part),
+                Component::CurDir => {}
+                Component::ParentDir => {
+                    if !resolved.pop() || !resolved.starts_with(&self.root) {
+                        return Err(escapes());
+                    }
+                }
+                Component::RootDir | Component::Prefix(_) => return Err(escapes()),
+            }
+        }
+        let existing = nearest_existing(&resolved);
+        match existing.canonicalize() {
+            Ok(real) if !real.starts_with(&self.root) => Err(escapes()),
+            _ => Ok(resolved),
+        }
+    }
+
+    fn command(&self, script: &str) -> Command {
+        let mut command = if self.cut_network {
+            let mut c = Command::new("unshare");
+            c.args(["-n", "bash", "-c", script]);
+            c
+        } else {
+            let mut c = Command::new("bash");
+            c.args(["-c", script]);
+            c
+        };
+        command.env_clear();
+        for key in INHERITED_ENV {
+            if let Ok(value) = std::env::var(key) {
+                command.env(key, value);
+            }
+        }
+        command
+            .envs(QUIET_ENV.iter().copied())
+            .env("HOME", &self.home)
+            .current_dir(&self.root)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .kill_on_drop(true);
+        command
+    }
+}
+
+fn nearest_existing(path: &Path) -> &Path {
+    let mut current = path;
+    while !current.exists() {
+        match current.parent() {
+            Some(parent) => current = parent,
+            None => break,
+        }
+    }
+    current
+}
+
+/// Kills every process in the group led by `pid`, including backgrounded children that would
+/// otherwise keep the output pipe open and burn CPU after the command "ended".
+fn kill_group(pid: u32) {
+    // SAFETY: kill(2) with a negative pid signals a process group; no memory is touched.
+    unsafe {
+        libc::kill(-(pid as i32), libc::SIGKILL);
+    }
+}
+
+/// How long to wait for the output pipe to close after the group was killed. Something that
+/// escaped the group (a double-forked daemon) may hold it open forever.
+const DRAIN_GRACE: Duration = Duration::from_secs(2);
+
+#[async_trait]
+impl Sandbox for LocalSandbox {
+    async fn exec(&self, command: &str, timeout: Duration) -> Result<ExecOutput, SandboxError> {
+        let script = format!("exec 2>&1\n{command}");
+        let mut child = self.command(&script).spawn()?;
+        let pid = child.id().unwrap_or_default();
+        let buffer = Arc::new(Mutex::new(CappedBuffer::new(self.cap)));
+        let reader = child.stdout.take().map(|stdout| {
+            let buffer = Arc::clone(&buffer);
+            tokio::spawn(async move { drain(stdout, buffer).await })
+        });
+
+        let status = tokio::time::timeout(timeout, child.wait()).await;
+        kill_group(pid);
+        let (exit_code, timed_out) = match status {
+            Ok(status) => (status?.code(), false),
+            Err(_) => {
+                let _ = child.wait().await;
+                (None, true)
+            }
+        };
+        if let Some(reader) = reader {
+            if tokio::time::timeout(DRAIN_GRACE, reader).await.is_err() {
+                tracing::warn!("output of `{command}` still open after the group was killed");
+            }
+        }
+        let (output, elided_bytes) = buffer.lock().map(|b| b.finish()).unwrap_or_default();
+        Ok(ExecOutput {
+            exit_code,
+            output,
+            timed_out,
+            elided_bytes,
+        })
+    }
+
+    async fn read_file(&self, path: &str) -> Result<Vec<u8>, SandboxError> {
+        let resolved = self.resolve(path)?;
+        match tokio::fs::read(&resolved).await {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(SandboxError::NotFound(path.to_string()))
+            }
+            other => Ok(other?),
+        }
+    }
+
+    async fn write_file(&self, path: &str, contents: &[u8]) -> Result<(), SandboxError> {
+        let resolved = self.resolve(path)?;
+        if let Some(parent) = resolved.parent() {
+            tokio::fs::create_dir_all(parent).await?;
+        }
+        Ok(tokio::fs::write(resolved, contents).await?)
+    }
+
+    async fn exists(&self, path: &str) -> Result<bool, SandboxError> {
+        Ok(self.resolve(path)?.exists())
+    }
+
+    async fn diff(&self) -> Result<String, SandboxError> {
+        let setup = |detail| SandboxError::Setup {
+            source_desc: self.describe(),
+            detail,
+        };
+        run_host("git", &["add", "-A"], Some(&self.root)).await.map_err(setup)?;
+        let diff = run_host(
+            "git",
+            &["-c", "core.quotepath=off", "diff", "--cached", "--no-color", "--no-ext-diff", "HEAD"],
+            Some(&self.root),
+        )
+        .await
+        .map_err(setup)?;
+        run_host("git", &["reset", "-q"], Some(&self.root)).await.map_err(setup)?;
+        Ok(diff)
+    }
+
+    fn describe(&self) -> String {
+        format!("local:{}", self.root.display())
+    }
+}
+
+async fn drain(mut stdout: tokio::process::ChildStdout, buffer: Arc<Mutex<CappedBuffer>>) {
+    let mut chunk = vec![0u8; 64 * 1024];
+    while let Ok(n) = stdout.read(&mut chunk).await {
+        if n == 0 {
+            break;
+        }
+        if let Ok(mut buffer) = buffer.lock() {
+            buffer.push(&chunk[..n]);
+        }
+    }
+}
