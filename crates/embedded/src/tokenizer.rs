@@ -18,7 +18,7 @@ use candle_core::quantized::gguf_file::Value;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use tokenizers::decoders::byte_level::ByteLevel as ByteLevelDecoder;
-use tokenizers::models::bpe::BPE;
+use tokenizers::models::bpe::{BPE, Vocab};
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
 use tokenizers::pre_tokenizers::digits::Digits;
 use tokenizers::pre_tokenizers::sequence::Sequence;
@@ -55,6 +55,11 @@ impl std::fmt::Debug for GgufTokenizer {
 }
 
 impl GgufTokenizer {
+    /// Reads only the tokenizer of a GGUF file (the header; no weights are loaded).
+    pub fn load(path: impl AsRef<std::path::Path>) -> Result<Self> {
+        Self::from_gguf(&GgufFile::open(path.as_ref())?)
+    }
+
     /// Builds the tokenizer from a GGUF file's metadata.
     pub(crate) fn from_gguf(gguf: &GgufFile) -> Result<Self> {
         let err = |detail: String| EmbeddedError::Tokenizer {
@@ -183,7 +188,7 @@ fn is_special_type(t: i64) -> bool {
 }
 
 fn build_hf_tokenizer(p: &Parts<'_>) -> std::result::Result<Tokenizer, String> {
-    let vocab: HashMap<String, u32> = p
+    let vocab: Vocab = p
         .tokens
         .iter()
         .enumerate()
@@ -212,7 +217,8 @@ fn build_hf_tokenizer(p: &Parts<'_>) -> std::result::Result<Tokenizer, String> {
         .filter(|(_, t)| is_special_type(**t))
         .map(|(s, _)| AddedToken::from(s.to_string(), true))
         .collect();
-    tok.add_special_tokens(&specials);
+    tok.add_special_tokens(specials)
+        .map_err(|e| format!("adding special tokens: {e}"))?;
     Ok(tok)
 }
 

@@ -2,6 +2,7 @@
 //! "the provider or network failed" (not the agent's fault, retry later or elsewhere) from
 //! "our request is wrong" (fix the code, the key or the prompt).
 
+use crate::secret::Secret;
 use std::time::Duration;
 
 /// An error from a model call.
@@ -83,8 +84,9 @@ pub enum LlmError {
     /// invalid header value, TLS setup).
     #[error("invalid client configuration: {0}")]
     Config(String),
-    /// A retryable failure persisted: `attempts` calls were made, `waited` was spent
-    /// sleeping between them, `last` is the final failure.
+    /// A retryable failure persisted: `attempts` (≥ 2) calls were made, `waited` was spent
+    /// sleeping between them, `last` is the final failure. Match on [`LlmError::root`] to
+    /// get at the cause whether or not retries happened.
     #[error("gave up after {attempts} attempt(s) and {waited:?} of backoff: {last}")]
     RetriesExhausted {
         /// Number of HTTP attempts made.
@@ -172,6 +174,65 @@ impl LlmError {
             | LlmError::Auth { status, .. }
             | LlmError::BadRequest { status, .. } => Some(*status),
             _ => None,
+        }
+    }
+
+    /// Replaces `secret` in every message of this error (see [`Secret::scrub`]); applied to
+    /// each error before it leaves a client, as a backstop behind the redaction at the
+    /// sources.
+    pub(crate) fn scrubbed(self, secret: &Secret) -> Self {
+        let s = |text: String| secret.scrub(&text);
+        match self {
+            LlmError::RateLimited {
+                status,
+                retry_after,
+                message,
+            } => LlmError::RateLimited {
+                status,
+                retry_after,
+                message: s(message),
+            },
+            LlmError::Overloaded { status, message } => LlmError::Overloaded {
+                status,
+                message: s(message),
+            },
+            LlmError::Server { status, message } => LlmError::Server {
+                status,
+                message: s(message),
+            },
+            LlmError::Unreachable { message } => LlmError::Unreachable {
+                message: s(message),
+            },
+            LlmError::Timeout { message } => LlmError::Timeout {
+                message: s(message),
+            },
+            LlmError::Malformed { message, snippet } => LlmError::Malformed {
+                message: s(message),
+                snippet: s(snippet),
+            },
+            LlmError::Auth { status, message } => LlmError::Auth {
+                status,
+                message: s(message),
+            },
+            LlmError::BadRequest {
+                status,
+                kind,
+                message,
+            } => LlmError::BadRequest {
+                status,
+                kind: kind.map(s),
+                message: s(message),
+            },
+            LlmError::Config(message) => LlmError::Config(s(message)),
+            LlmError::RetriesExhausted {
+                attempts,
+                waited,
+                last,
+            } => LlmError::RetriesExhausted {
+                attempts,
+                waited,
+                last: Box::new(last.scrubbed(secret)),
+            },
         }
     }
 

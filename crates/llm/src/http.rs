@@ -43,8 +43,9 @@ pub(crate) fn install_crypto_provider() {
 
 /// Validates `raw` as an http(s) URL without trailing slashes in its path.
 pub(crate) fn parse_base_url(raw: &str) -> Result<Url, LlmError> {
-    let url = Url::parse(raw.trim())
-        .map_err(|e| LlmError::Config(format!("invalid base URL {:?}: {e}", redact_url_str(raw))))?;
+    let url = Url::parse(raw.trim()).map_err(|e| {
+        LlmError::Config(format!("invalid base URL {:?}: {e}", redact_url_str(raw)))
+    })?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(LlmError::Config(format!(
             "base URL must be http or https, got scheme {:?}",
@@ -139,23 +140,35 @@ impl Transport {
                 let shown = &shown;
                 let parse = &parse;
                 async move {
-                    let (status, resp_headers, bytes) = self.send(req, shown).await?;
-                    if !status.is_success() {
-                        return Err(error_from_status(
-                            status.as_u16(),
-                            &resp_headers,
-                            &bytes,
-                            secret,
-                        ));
-                    }
-                    tracing::trace!(target: "apprentice_llm", call = what, bytes = bytes.len(), "response");
-                    parse(&bytes)
+                    // Scrub here, before the retry loop logs the error.
+                    self.attempt(req, shown, secret, parse)
+                        .await
+                        .map_err(|e| match secret {
+                            Some(secret) => e.scrubbed(secret),
+                            None => e,
+                        })
                 }
             })
             .await
     }
 
-    /// One attempt: send and read the whole body, all within `self.timeout`. reqwest's own
+    /// One attempt: send, map a non-2xx status to an error, parse a 2xx body.
+    async fn attempt<T>(
+        &self,
+        req: reqwest::RequestBuilder,
+        shown_url: &str,
+        secret: Option<&Secret>,
+        parse: &impl Fn(&[u8]) -> Result<T, LlmError>,
+    ) -> Result<T, LlmError> {
+        let (status, headers, bytes) = self.send(req, shown_url).await?;
+        if !status.is_success() {
+            return Err(error_from_status(status.as_u16(), &headers, &bytes, secret));
+        }
+        tracing::trace!(target: "apprentice_llm", bytes = bytes.len(), "response");
+        parse(&bytes)
+    }
+
+    /// Sends and reads the whole body, all within `self.timeout`. reqwest's own
     /// timeout covers the same span; the outer `tokio` timeout is a second guard that does
     /// not depend on how reqwest classifies a stall while streaming the body.
     async fn send(
@@ -205,7 +218,7 @@ fn transport_error(e: reqwest::Error, timeout: Duration, shown_url: &str) -> Llm
     } else if e.is_body() || e.is_decode() {
         "connection lost while reading the response from"
     } else {
-        "request failed to"
+        "connection failed during the request to"
     };
     LlmError::Unreachable {
         message: format!("{what} {shown_url}: {}", error_chain(&e)),
@@ -356,7 +369,11 @@ pub(crate) fn parse_json(body: &[u8]) -> Result<Value, LlmError> {
 /// Some gateways (OpenRouter, LiteLLM) answer 200 with an error object. If `v` has an
 /// `error` member, map it as if it had come with its `code` as HTTP status (502, a
 /// retryable server error, when the code is not an HTTP status).
-pub(crate) fn error_in_success_body(v: &Value, body: &[u8], secret: Option<&Secret>) -> Option<LlmError> {
+pub(crate) fn error_in_success_body(
+    v: &Value,
+    body: &[u8],
+    secret: Option<&Secret>,
+) -> Option<LlmError> {
     let err = v.get("error")?;
     if err.is_null() {
         return None;
@@ -397,7 +414,10 @@ mod tests {
 
     #[test]
     fn retry_after_forms() {
-        assert_eq!(retry_after(&headers(&[("retry-after", "3")])), Some(Duration::from_secs(3)));
+        assert_eq!(
+            retry_after(&headers(&[("retry-after", "3")])),
+            Some(Duration::from_secs(3))
+        );
         assert_eq!(
             retry_after(&headers(&[("retry-after", "0.5")])),
             Some(Duration::from_millis(500))
@@ -406,7 +426,13 @@ mod tests {
             retry_after(&headers(&[("retry-after-ms", "250"), ("retry-after", "9")])),
             Some(Duration::from_millis(250))
         );
-        assert_eq!(retry_after(&headers(&[("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT")])), None);
+        assert_eq!(
+            retry_after(&headers(&[(
+                "retry-after",
+                "Wed, 21 Oct 2015 07:28:00 GMT"
+            )])),
+            None
+        );
         assert_eq!(retry_after(&headers(&[("retry-after", "-1")])), None);
         assert_eq!(retry_after(&headers(&[("retry-after", "1e300")])), None);
         assert_eq!(retry_after(&headers(&[("retry-after", "NaN")])), None);
@@ -415,7 +441,8 @@ mod tests {
 
     #[test]
     fn error_bodies_of_known_servers() {
-        let anthropic = br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#;
+        let anthropic =
+            br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#;
         assert_eq!(
             error_details(anthropic),
             (Some("overloaded_error".into()), "Overloaded".into())
@@ -427,13 +454,28 @@ mod tests {
         );
         let llamacpp = br#"{"error":{"code":500,"message":"ctx full","type":"server_error"}}"#;
         assert_eq!(error_details(llamacpp).1, "ctx full");
-        assert_eq!(error_details(br#"{"error":"model 'x' not found"}"#).1, "model 'x' not found");
-        assert_eq!(error_details(br#"{"object":"error","message":"m","type":"BadRequestError","code":400}"#).1, "m");
+        assert_eq!(
+            error_details(br#"{"error":"model 'x' not found"}"#).1,
+            "model 'x' not found"
+        );
+        assert_eq!(
+            error_details(
+                br#"{"object":"error","message":"m","type":"BadRequestError","code":400}"#
+            )
+            .1,
+            "m"
+        );
         assert_eq!(error_details(br#"{"detail":"Not Found"}"#).1, "Not Found");
-        assert_eq!(error_details(b"<html>502 Bad Gateway</html>").1, "<html>502 Bad Gateway</html>");
+        assert_eq!(
+            error_details(b"<html>502 Bad Gateway</html>").1,
+            "<html>502 Bad Gateway</html>"
+        );
         assert_eq!(error_details(b"").1, "(empty body)");
         let long = "é".repeat(5000);
-        assert_eq!(error_details(long.as_bytes()).1.chars().count(), MAX_MESSAGE_CHARS + 1);
+        assert_eq!(
+            error_details(long.as_bytes()).1.chars().count(),
+            MAX_MESSAGE_CHARS + 1
+        );
     }
 
     #[test]
@@ -455,7 +497,10 @@ mod tests {
             br#"{"type":"error","error":{"type":"overloaded_error","message":"busy"}}"#,
             None,
         );
-        assert!(matches!(overloaded_503, LlmError::Overloaded { status: 503, .. }));
+        assert!(matches!(
+            overloaded_503,
+            LlmError::Overloaded { status: 503, .. }
+        ));
     }
 
     #[test]
@@ -464,7 +509,10 @@ mod tests {
         assert!(!display_url(&u).contains("hunter22"));
         let err = parse_base_url("not a url with user:hunter22@x").expect_err("invalid");
         assert!(!err.to_string().contains("hunter22"));
-        assert!(matches!(parse_base_url("ftp://x/"), Err(LlmError::Config(_))));
+        assert!(matches!(
+            parse_base_url("ftp://x/"),
+            Err(LlmError::Config(_))
+        ));
     }
 
     #[test]

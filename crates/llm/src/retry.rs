@@ -94,7 +94,8 @@ impl RetryPolicy {
 
     /// Runs `attempt` until it succeeds, fails with a non-retryable error, or the policy
     /// gives up; then returns the success, the non-retryable error as is, or
-    /// [`LlmError::RetriesExhausted`] wrapping the last retryable error.
+    /// [`LlmError::RetriesExhausted`] wrapping the last retryable error when more than one
+    /// attempt was made.
     pub(crate) async fn run<T, F, Fut>(&self, what: &str, mut attempt: F) -> Result<T, LlmError>
     where
         F: FnMut(u32) -> Fut,
@@ -143,7 +144,12 @@ impl RetryPolicy {
     }
 }
 
+/// Wraps the last error with the attempt count, unless there was only one attempt (then
+/// the wrapper would add nothing, and callers without retries get the plain error).
 fn exhausted(attempts: u32, waited: Duration, last: LlmError) -> LlmError {
+    if attempts <= 1 {
+        return last;
+    }
     LlmError::RetriesExhausted {
         attempts,
         waited,
@@ -159,8 +165,11 @@ fn unit_random() -> f64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(0);
-    let mut z = nanos
-        .wrapping_add(COUNTER.fetch_add(1, Ordering::Relaxed).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let mut z = nanos.wrapping_add(
+        COUNTER
+            .fetch_add(1, Ordering::Relaxed)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15),
+    );
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^= z >> 31;

@@ -79,7 +79,10 @@ mod tests {
         let s = Secret::new("sk-ant-very-secret-123");
         assert_eq!(format!("{s:?}"), REDACTED);
         assert_eq!(format!("{s}"), REDACTED);
-        assert_eq!(format!("{:?}", Some(s.clone())), format!("Some({REDACTED})"));
+        assert_eq!(
+            format!("{:?}", Some(s.clone())),
+            format!("Some({REDACTED})")
+        );
         assert_eq!(s.expose(), "sk-ant-very-secret-123");
     }
 

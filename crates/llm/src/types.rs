@@ -209,7 +209,9 @@ mod tests {
     #[test]
     fn role_wire_names() {
         assert_eq!(
-            serde_json::to_string(&ChatMessage::assistant("hi")).ok().as_deref(),
+            serde_json::to_string(&ChatMessage::assistant("hi"))
+                .ok()
+                .as_deref(),
             Some(r#"{"role":"assistant","content":"hi"}"#)
         );
         assert_eq!(Role::System.as_str(), "system");

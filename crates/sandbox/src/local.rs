@@ -289,10 +289,10 @@ impl Sandbox for LocalSandbox {
                 (None, true)
             }
         };
-        if let Some(reader) = reader {
-            if tokio::time::timeout(DRAIN_GRACE, reader).await.is_err() {
-                tracing::warn!("output of `{command}` still open after the group was killed");
-            }
+        if let Some(reader) = reader
+            && tokio::time::timeout(DRAIN_GRACE, reader).await.is_err()
+        {
+            tracing::warn!("output of `{command}` still open after the group was killed");
         }
         let (output, elided_bytes) = buffer.lock().map(|b| b.finish()).unwrap_or_default();
         Ok(ExecOutput {

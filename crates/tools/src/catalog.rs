@@ -12,7 +12,8 @@ use serde_json::{Map, Value, json};
 
 use crate::call::ToolCall;
 use crate::error::FormatError;
-use crate::render::render_tool_call;
+use crate::neutralize::neutralize;
+use crate::render::render_in_order;
 
 /// How an argument's text is interpreted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,7 +103,12 @@ impl ParamSpec {
     fn summary(&self) -> String {
         let mut parts = vec![
             self.ty.json_name().to_string(),
-            if self.required { "required" } else { "optional" }.to_string(),
+            if self.required {
+                "required"
+            } else {
+                "optional"
+            }
+            .to_string(),
         ];
         if let Some(default) = &self.default {
             parts.push(format!("default {default}"));
@@ -135,7 +141,10 @@ impl ParamSpec {
             }
             ParamType::Boolean => match value.trim().to_ascii_lowercase().as_str() {
                 v @ ("true" | "false") => Ok(v.to_string()),
-                _ => Err(bad(format!("expected true or false, got `{}`", clip(value)))),
+                _ => Err(bad(format!(
+                    "expected true or false, got `{}`",
+                    clip(value)
+                ))),
             },
         }
     }
@@ -178,10 +187,11 @@ impl ParamSpec {
 /// Shortens a bad value quoted back in an error, so an error never echoes a whole file.
 fn clip(value: &str) -> String {
     const MAX: usize = 40;
-    match value.char_indices().nth(MAX) {
+    let clipped = match value.char_indices().nth(MAX) {
         Some((i, _)) => format!("{}…", &value[..i]),
         None => value.to_string(),
-    }
+    };
+    neutralize(&clipped)
 }
 
 /// One tool: name, what it does, its arguments, and other names models use for it.
@@ -238,7 +248,13 @@ impl ToolSpec {
         for p in self.params.iter().filter(|p| p.required) {
             call = call.arg(&p.name, "...");
         }
-        render_tool_call(&call)
+        self.render_call(&call)
+    }
+
+    /// Renders a call of this tool with its arguments in declared order.
+    pub fn render_call(&self, call: &ToolCall) -> String {
+        let order: Vec<&str> = self.params.iter().map(|p| p.name.as_str()).collect();
+        render_in_order(call, &order)
     }
 
     /// The OpenAI `{"type": "function", "function": {...}}` schema.
@@ -281,7 +297,8 @@ impl ToolSpec {
         for p in &self.params {
             // Small models often emit an empty tag for an optional argument: treat as absent.
             if !p.required && p.ty != ParamType::String {
-                call.arguments.retain(|k, v| k != &p.name || !v.trim().is_empty());
+                call.arguments
+                    .retain(|k, v| k != &p.name || !v.trim().is_empty());
             }
             match call.arguments.get_mut(&p.name) {
                 Some(value) => *value = p.check(&self.name, value)?,
@@ -340,10 +357,11 @@ impl ToolCatalog {
 
     /// The tool called `name`, or one of whose aliases is `name`.
     pub fn get(&self, name: &str) -> Option<&ToolSpec> {
-        self.tools
-            .iter()
-            .find(|t| t.name == name)
-            .or_else(|| self.tools.iter().find(|t| t.aliases.iter().any(|a| a == name)))
+        self.tools.iter().find(|t| t.name == name).or_else(|| {
+            self.tools
+                .iter()
+                .find(|t| t.aliases.iter().any(|a| a == name))
+        })
     }
 
     pub fn names(&self) -> Vec<String> {
@@ -369,7 +387,20 @@ impl ToolCatalog {
     /// The `help` observation for one tool: its description, arguments and call skeleton.
     pub fn tool_help(&self, name: &str) -> Option<String> {
         let spec = self.get(name.trim())?;
-        Some(format!("{}\nCall it like this:\n\n{}", spec.help(), spec.skeleton()))
+        Some(format!(
+            "{}\nCall it like this:\n\n{}",
+            spec.help(),
+            spec.skeleton()
+        ))
+    }
+
+    /// Renders `call` canonically, arguments in the tool's declared order (alphabetical for
+    /// an unknown tool). Use this for training data and supervisor revisions.
+    pub fn render_call(&self, call: &ToolCall) -> String {
+        match self.get(&call.name) {
+            Some(spec) => spec.render_call(call),
+            None => render_in_order(call, &[]),
+        }
     }
 
     /// OpenAI-style tool schemas (a JSON array), as TRL's `tools` column expects.
@@ -382,7 +413,11 @@ impl ToolCatalog {
     pub fn system_prompt_section(&self) -> String {
         let mut out = String::from(PROMPT_INTRO);
         if let Some((caption, call)) = &self.example {
-            let _ = write!(out, "\n\nFor example, {caption}\n\n{}", render_tool_call(call));
+            let _ = write!(
+                out,
+                "\n\nFor example, {caption}\n\n{}",
+                self.render_call(call)
+            );
         }
         let _ = write!(out, "\n\n{}", self.help_text().trim_end());
         if !self.rules.is_empty() {

@@ -4,12 +4,17 @@
 //! each one renders ([`FormatError::observation`]) as a message that says what was wrong and
 //! shows the exact expected format with an example: a small model fixes its syntax far more
 //! often when it sees the shape it must produce than when it is told only what failed.
+//!
+//! The example is harness text and keeps its `<tool_call>` tags, as the system prompt does;
+//! only the pieces quoted from the model's reply are neutralized.
 
 use serde::{Deserialize, Serialize};
 
+use crate::neutralize::neutralize;
+
 /// A reply that does not hold exactly one valid tool call.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum FormatError {
     #[error("no tool call found")]
     Missing,
@@ -83,7 +88,8 @@ impl FormatError {
                  every tag."
             ),
             FormatError::UnknownTool(name, known) => format!(
-                "there is no tool named `{name}`. Available tools: {}.",
+                "there is no tool named `{}`. Available tools: {}.",
+                neutralize(name),
                 known.join(", ")
             ),
             FormatError::MissingArgument { tool, arg } => format!(
@@ -91,8 +97,9 @@ impl FormatError {
                  with tool={tool} to see all its arguments."
             ),
             FormatError::UnexpectedArgument { tool, arg } => format!(
-                "the tool `{tool}` has no argument named `{arg}`. Call `help` with tool={tool} \
-                 to see its arguments."
+                "the tool `{tool}` has no argument named `{}`. Call `help` with tool={tool} \
+                 to see its arguments.",
+                neutralize(arg)
             ),
             FormatError::InvalidJson(detail) => format!(
                 "the JSON in the tool call is invalid ({detail}). The XML format below needs no \
@@ -108,7 +115,8 @@ impl FormatError {
     /// The generic example, or one naming the tool and argument the model got wrong.
     fn example(&self) -> String {
         match self {
-            FormatError::MissingArgument { tool, arg } | FormatError::BadArgument { tool, arg, .. } => {
+            FormatError::MissingArgument { tool, arg }
+            | FormatError::BadArgument { tool, arg, .. } => {
                 format!(
                     "<tool_call>\n<function={tool}>\n<parameter={arg}>\nVALUE\n</parameter>\n\
                      </function>\n</tool_call>"

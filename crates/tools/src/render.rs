@@ -20,8 +20,23 @@ use crate::call::ToolCall;
 /// followed by optional whitespace and `<parameter=`, `</function>`, `</tool_call>` or the end:
 /// the parser takes that as the value's end (see [`crate::parse`]).
 pub fn render_tool_call(call: &ToolCall) -> String {
+    render_in_order(call, &[])
+}
+
+/// Renders `call` with the arguments named in `order` first, in that order, then the rest
+/// alphabetically. Order matters to a model that learns from the text: it should write
+/// `path`, then `old_str`, then `new_str`, deciding what to replace before the replacement.
+/// [`crate::ToolCatalog::render_call`] passes the tool's declared parameter order.
+pub fn render_in_order(call: &ToolCall, order: &[&str]) -> String {
     let mut out = format!("<tool_call>\n<function={}>\n", call.name);
-    for (key, value) in &call.arguments {
+    let known = order
+        .iter()
+        .filter_map(|k| call.arguments.get_key_value(*k));
+    let rest = call
+        .arguments
+        .iter()
+        .filter(|(k, _)| !order.contains(&k.as_str()));
+    for (key, value) in known.chain(rest) {
         out.push_str(&format!("<parameter={key}>\n{value}\n</parameter>\n"));
     }
     out.push_str("</function>\n</tool_call>");

@@ -38,7 +38,10 @@ pub(crate) fn catalog() -> ToolCatalog {
 }
 
 fn list_tools() -> ToolSpec {
-    ToolSpec::new("list_tools", "List the available tools and their arguments.")
+    ToolSpec::new(
+        "list_tools",
+        "List the available tools and their arguments.",
+    )
 }
 
 fn help() -> ToolSpec {
@@ -75,7 +78,11 @@ fn view() -> ToolSpec {
         "path",
         "File or directory, relative to the repository root.",
     ))
-    .param(ParamSpec::integer("start_line", "First line to show.").default_value("1").min(1))
+    .param(
+        ParamSpec::integer("start_line", "First line to show.")
+            .default_value("1")
+            .min(1),
+    )
     .param(
         ParamSpec::integer("end_line", "Last line to show (default: start_line + 99).")
             .optional()
@@ -89,7 +96,10 @@ fn search() -> ToolSpec {
         "Find an exact text (not a regular expression) in the files under a path; prints \
          `file:line: text` for each match, at most 50.",
     )
-    .param(ParamSpec::string("pattern", "The exact text to find, on one line."))
+    .param(ParamSpec::string(
+        "pattern",
+        "The exact text to find, on one line.",
+    ))
     .param(
         ParamSpec::string(
             "path",
@@ -105,7 +115,10 @@ fn str_replace() -> ToolSpec {
         "Replace text in a file. old_str must match the file exactly once, whitespace and \
          indentation included: add surrounding lines to make it unique. Shows the edited lines.",
     )
-    .param(ParamSpec::string("path", "File to edit, relative to the repository root."))
+    .param(ParamSpec::string(
+        "path",
+        "File to edit, relative to the repository root.",
+    ))
     .param(ParamSpec::string("old_str", "The exact text to replace."))
     .param(ParamSpec::string(
         "new_str",
@@ -119,8 +132,14 @@ fn create() -> ToolSpec {
         "Create a new file with the given content. Existing files are never overwritten: edit \
          them with str_replace.",
     )
-    .param(ParamSpec::string("path", "New file, relative to the repository root."))
-    .param(ParamSpec::string("content", "The whole content of the file."))
+    .param(ParamSpec::string(
+        "path",
+        "New file, relative to the repository root.",
+    ))
+    .param(ParamSpec::string(
+        "content",
+        "The whole content of the file.",
+    ))
 }
 
 fn submit() -> ToolSpec {

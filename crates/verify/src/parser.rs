@@ -87,6 +87,11 @@ impl fmt::Display for TestStatus {
 pub enum LogParser {
     /// pytest run with `-rA` (the short test summary) and/or `-v` (one line per test).
     #[default]
+    #[serde(
+        alias = "parse_log_pytest",
+        alias = "pytest_v2",
+        alias = "parse_log_pytest_v2"
+    )]
     Pytest,
 }
 
@@ -332,7 +337,8 @@ fn strip_progress(text: &str) -> &str {
         && let Some(open) = body.rfind('[')
     {
         let digits = body[open + 1..].trim();
-        if !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()) {
+        let standalone = open == 0 || body[..open].ends_with(char::is_whitespace);
+        if standalone && !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()) {
             return t[..open].trim_end();
         }
     }
@@ -426,7 +432,10 @@ mod tests {
             Some("t.py::a[x - y-2]")
         );
         assert_eq!(take_test_id("t.py::a[[n]-3]"), Some("t.py::a[[n]-3]"));
-        assert_eq!(take_test_id("t.py::a[unclosed - msg"), Some("t.py::a[unclosed"));
+        assert_eq!(
+            take_test_id("t.py::a[unclosed - msg"),
+            Some("t.py::a[unclosed")
+        );
         assert_eq!(take_test_id("   "), None);
     }
 
@@ -448,7 +457,10 @@ mod tests {
     #[test]
     fn parser_names() {
         assert_eq!(LogParser::from_name("pytest"), Ok(LogParser::Pytest));
-        assert_eq!(LogParser::from_name("parse_log_pytest"), Ok(LogParser::Pytest));
+        assert_eq!(
+            LogParser::from_name("parse_log_pytest"),
+            Ok(LogParser::Pytest)
+        );
         assert_eq!("pytest_v2".parse::<LogParser>(), Ok(LogParser::Pytest));
         assert!(LogParser::from_name("django").is_err());
         for p in LogParser::ALL {
@@ -457,6 +469,10 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&LogParser::Pytest).ok().as_deref(),
             Some("\"pytest\"")
+        );
+        assert_eq!(
+            serde_json::from_str::<LogParser>("\"parse_log_pytest\"").ok(),
+            Some(LogParser::Pytest)
         );
     }
 }

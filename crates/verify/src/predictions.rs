@@ -14,8 +14,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Prediction {
     pub instance_id: String,
-    /// Empty when the file does not say; SWE-bench uses it only to name log folders.
-    #[serde(default)]
+    /// Empty when the file does not say (missing or `null`); SWE-bench uses it only to
+    /// name log folders, so its absence is no reason to reject a file.
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub model_name_or_path: String,
     /// The diff; `None` (JSON `null`) or `""` both mean "no change" (SWE-bench's empty patch).
     #[serde(default)]
@@ -129,8 +130,20 @@ fn parse_object_or_jsonl(
 ) -> Result<Vec<(usize, Prediction)>, PredictionsError> {
     let whole: serde_json::Value = match serde_json::from_str(text) {
         Ok(value) => value,
-        // Trailing data after the first object: JSON Lines.
-        Err(_) => return parse_jsonl(text, path),
+        Err(e) => {
+            // A pretty-printed object opens with a line holding only `{`; anything else
+            // that fails as one document is JSON Lines (or broken JSON Lines, which
+            // `parse_jsonl` reports with the right line).
+            let first_line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+            if first_line.trim() == "{" {
+                return Err(PredictionsError::Malformed {
+                    path: path.to_path_buf(),
+                    line: e.line(),
+                    message: describe(&e, "an object mapping instance_id to a prediction"),
+                });
+            }
+            return parse_jsonl(text, path);
+        }
     };
     let is_single_prediction = whole
         .as_object()
@@ -143,18 +156,17 @@ fn parse_object_or_jsonl(
     struct Keyed {
         #[serde(default)]
         instance_id: Option<String>,
-        #[serde(default)]
+        #[serde(default, deserialize_with = "null_as_empty")]
         model_name_or_path: String,
         #[serde(default)]
         model_patch: Option<String>,
     }
-    let map: BTreeMap<String, Keyed> = serde_json::from_str(text).map_err(|e| {
-        PredictionsError::Malformed {
+    let map: BTreeMap<String, Keyed> =
+        serde_json::from_str(text).map_err(|e| PredictionsError::Malformed {
             path: path.to_path_buf(),
             line: e.line(),
             message: describe(&e, "an object mapping instance_id to a prediction"),
-        }
-    })?;
+        })?;
     let lines = key_lines(text);
     let mut out = Vec::with_capacity(map.len());
     for (key, value) in map {
@@ -197,6 +209,10 @@ fn parse_jsonl(text: &str, path: &Path) -> Result<Vec<(usize, Prediction)>, Pred
         out.push((line, prediction));
     }
     Ok(out)
+}
+
+fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.unwrap_or_default())
 }
 
 /// serde_json's message plus what layout was expected, so "expected value at column 1"
@@ -255,6 +271,16 @@ mod tests {
     }
 
     #[test]
+    fn null_model_name_is_empty() {
+        let preds = parse(r#"{"instance_id": "x", "model_name_or_path": null}"#).expect("null");
+        assert_eq!(preds[0].model_name_or_path, "");
+        let msg = parse(r#"{"instance_id": "x", "model_name_or_path": 3}"#)
+            .expect_err("number")
+            .to_string();
+        assert!(msg.contains("invalid type"), "{msg}");
+    }
+
+    #[test]
     fn single_line_jsonl() {
         let preds = parse(r#"{"instance_id": "x", "model_patch": "p"}"#).expect("one line");
         assert_eq!(preds.len(), 1);
@@ -266,7 +292,10 @@ mod tests {
         let text = "[\n {\"instance_id\": \"x\", \"model_name_or_path\": \"m\", \"model_patch\": \"p\"},\n {\"instance_id\": \"y\", \"model_name_or_path\": \"m\", \"model_patch\": null}\n]";
         let preds = parse(text).expect("array");
         assert_eq!(
-            preds.iter().map(|p| p.instance_id.as_str()).collect::<Vec<_>>(),
+            preds
+                .iter()
+                .map(|p| p.instance_id.as_str())
+                .collect::<Vec<_>>(),
             ["x", "y"]
         );
     }
@@ -276,11 +305,21 @@ mod tests {
         let text = "{\n  \"y\": {\"model_name_or_path\": \"m\", \"model_patch\": \"q\"},\n  \"x\": {\"instance_id\": \"x\", \"model_name_or_path\": \"m\", \"model_patch\": null}\n}";
         let preds = parse(text).expect("object");
         assert_eq!(
-            preds.iter().map(|p| p.instance_id.as_str()).collect::<Vec<_>>(),
+            preds
+                .iter()
+                .map(|p| p.instance_id.as_str())
+                .collect::<Vec<_>>(),
             ["y", "x"],
             "file order is kept"
         );
         assert_eq!(preds[0].patch_text(), "q");
+    }
+
+    #[test]
+    fn broken_keyed_object_points_at_the_line() {
+        let text = "{\n  \"y\": {\"model_patch\": \"q\"}\n  \"x\": {\"model_patch\": null}\n}";
+        let msg = parse(text).expect_err("missing comma").to_string();
+        assert!(msg.starts_with("preds.jsonl:3:"), "{msg}");
     }
 
     #[test]
@@ -303,9 +342,10 @@ mod tests {
         assert!(msg.starts_with("preds.jsonl:2:"), "{msg}");
         assert!(msg.contains("invalid type"), "{msg}");
 
-        let msg = parse("{\"instance_id\": \"a\"}\n{\"instance_id\": \"a\", \"model_patch\": [1]}\n")
-            .expect_err("patch must be a string")
-            .to_string();
+        let msg =
+            parse("{\"instance_id\": \"a\"}\n{\"instance_id\": \"a\", \"model_patch\": [1]}\n")
+                .expect_err("patch must be a string")
+                .to_string();
         assert!(msg.starts_with("preds.jsonl:2:"), "{msg}");
 
         let msg = parse("instance_id,model_patch\nx,y\n")
@@ -334,7 +374,9 @@ mod tests {
             }) => assert_eq!((line, first_line), (3, 1)),
             other => panic!("expected duplicate error, got {other:?}"),
         }
-        let msg = parse("{\"instance_id\": \" \"}").expect_err("empty id").to_string();
+        let msg = parse("{\"instance_id\": \" \"}")
+            .expect_err("empty id")
+            .to_string();
         assert!(msg.contains("empty"), "{msg}");
     }
 

@@ -55,7 +55,11 @@ impl Repairer {
     fn escape(&mut self, next: &str) -> usize {
         let valid = match next.chars().next() {
             Some('"' | '\\' | '/' | 'b' | 'f' | 'n' | 'r' | 't') => 1,
-            Some('u') if next.get(1..5).is_some_and(|h| h.chars().all(|c| c.is_ascii_hexdigit())) => {
+            Some('u')
+                if next
+                    .get(1..5)
+                    .is_some_and(|h| h.chars().all(|c| c.is_ascii_hexdigit())) =>
+            {
                 1
             }
             _ => 0,
@@ -207,8 +211,7 @@ fn arguments_object(
     arguments: Value,
     repairs: &mut Vec<Repair>,
 ) -> Result<serde_json::Map<String, Value>, FormatError> {
-    let not_object =
-        || FormatError::InvalidJson("\"arguments\" must be a JSON object".to_string());
+    let not_object = || FormatError::InvalidJson("\"arguments\" must be a JSON object".to_string());
     match arguments {
         Value::Object(map) => Ok(map),
         Value::Null => Ok(serde_json::Map::new()),

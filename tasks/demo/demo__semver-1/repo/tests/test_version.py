@@ -13,7 +13,11 @@ def test_parse_accepts_v_prefix():
     assert parse("v2.0.1") == Version(2, 0, 1)
 
 
-@pytest.mark.parametrize("text", ["1.2", "01.2.3", "1.2.3-", "1.2.3+", "one.two.three", ""])
+@pytest.mark.parametrize(
+    "text",
+    ["1.2", "01.2.3", "1.2.3-", "1.2.3+", "one.two.three", ""],
+    ids=["two-parts", "leading-zero", "empty-prerelease", "empty-build", "words", "empty"],
+)
 def test_parse_rejects_invalid(text):
     with pytest.raises(InvalidVersion):
         parse(text)

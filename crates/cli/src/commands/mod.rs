@@ -1,0 +1,99 @@
+//! One module per subcommand; shared plumbing here.
+
+pub mod run;
+pub mod show;
+pub mod tasks;
+pub mod verify;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use apprentice_core::Task;
+use apprentice_sandbox::{LocalSandboxFactory, SandboxFactory};
+use apprentice_store::Store;
+use apprentice_tasks::LoadOptions;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::Cli;
+use crate::output::Failure;
+
+/// What every command may need from the global flags.
+pub struct Context {
+    pub db: String,
+    pub json: bool,
+    pub quiet: bool,
+    pub repos: Option<PathBuf>,
+}
+
+impl Context {
+    pub fn new(cli: &Cli) -> Self {
+        Context {
+            db: cli.db.clone(),
+            json: cli.json,
+            quiet: cli.quiet,
+            repos: cli.repos.clone(),
+        }
+    }
+
+    pub async fn store(&self) -> Result<Store, Failure> {
+        Store::open(&self.db).await.map_err(Failure::from)
+    }
+
+    /// A progress bar on stderr, hidden when quiet or when stderr is not a terminal.
+    pub fn progress(&self, len: usize, what: &str) -> ProgressBar {
+        if self.quiet {
+            return ProgressBar::hidden();
+        }
+        let bar = ProgressBar::new(len as u64);
+        let style = ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
+        bar.set_style(style);
+        bar.set_message(what.to_string());
+        bar
+    }
+
+    /// Prints a line above the progress bar (or nowhere, with --json or -q).
+    pub fn note(&self, bar: &ProgressBar, line: String) {
+        if !self.json && !self.quiet {
+            bar.println(line);
+        }
+    }
+}
+
+/// `--tasks SRC --task ID --limit N`, the task selection every task-taking command shares.
+#[derive(Debug, Clone, Args)]
+pub struct TaskSelection {
+    /// Task source: `demo`, a SWE-bench JSON/JSONL file, a SWE-Bench-CL file, or a directory.
+    #[arg(long, default_value = "demo")]
+    pub tasks: String,
+    /// Only this task (repeatable).
+    #[arg(long = "task", value_name = "ID")]
+    pub task_ids: Vec<String>,
+    /// At most this many tasks.
+    #[arg(long)]
+    pub limit: Option<usize>,
+}
+
+pub fn load_tasks(ctx: &Context, source: &str, ids: &[String], limit: Option<usize>) -> Result<Vec<Task>, Failure> {
+    let options = LoadOptions { repos: ctx.repos.clone() };
+    let tasks = apprentice_tasks::load(source, &options).map_err(|e| Failure::Input(e.to_string()))?;
+    apprentice_tasks::select(tasks, ids, limit).map_err(|e| Failure::Input(e.to_string()))
+}
+
+/// Fails fast, before any work, when a task's repository is not on this machine.
+pub fn require_repositories(tasks: &[Task]) -> Result<(), Failure> {
+    match tasks.iter().find_map(|t| t.repo_source().err()) {
+        Some(message) => Err(Failure::Input(message)),
+        None => Ok(()),
+    }
+}
+
+pub fn sandbox_factory(kind: &str) -> Result<Arc<dyn SandboxFactory>, Failure> {
+    match kind {
+        "local" => Ok(Arc::new(LocalSandboxFactory::new())),
+        "docker" => Err(Failure::Input("the docker sandbox is not available in this build yet; use --sandbox local".into())),
+        other => Err(Failure::Input(format!("unknown sandbox `{other}` (expected local or docker)"))),
+    }
+}

@@ -1,0 +1,183 @@
+//! `apprentice run`: the supervised loop over a task set.
+
+use std::process::ExitCode;
+
+use apprentice_core::SupervisionMode;
+use apprentice_harness::{EpisodeReport, Harness, RunConfig};
+use apprentice_models::{PolicySpec, SupervisorSpec};
+use apprentice_store::RunSummary;
+use clap::Args;
+
+use super::{Context, TaskSelection, load_tasks, require_repositories, sandbox_factory};
+use crate::output::{CommandResult, Failure, Table, dollars, percent, print_json};
+
+/// The policy until the embedded model lands: replays each task's gold patch.
+const DEFAULT_POLICY: &str = "scripted:gold";
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    selection: TaskSelection,
+    /// The agent: scripted:gold, scripted:FILE, openai:MODEL@URL.
+    #[arg(long, default_value = DEFAULT_POLICY)]
+    policy: String,
+    /// The judge: none, oracle, anthropic:MODEL, openai:MODEL@URL.
+    #[arg(long, default_value = "oracle")]
+    supervisor: String,
+    /// When the supervisor is asked: every, stuck, sample:F, shadow.
+    #[arg(long, default_value = "every")]
+    supervise: String,
+    /// Where actions run: local or docker.
+    #[arg(long, default_value = "local")]
+    sandbox: String,
+    /// Episodes run at once.
+    #[arg(long, default_value_t = 1)]
+    workers: usize,
+    /// Policy turns per episode.
+    #[arg(long, default_value_t = 30)]
+    max_steps: usize,
+    /// Attempts per task when the infrastructure (not the agent) fails.
+    #[arg(long, default_value_t = 3)]
+    max_attempts: usize,
+    /// Dollars per episode (policy and supervisor), checked before each model call.
+    #[arg(long)]
+    max_cost_usd: Option<f64>,
+    /// Wall-clock seconds per episode.
+    #[arg(long)]
+    max_episode_seconds: Option<u64>,
+    /// Seconds the verification test run may take.
+    #[arg(long, default_value_t = 600)]
+    test_timeout: u64,
+    /// A name for the run (default: run-<timestamp>).
+    #[arg(long)]
+    name: Option<String>,
+    /// Continue an interrupted run with its stored configuration.
+    #[arg(long, value_name = "RUN", conflicts_with = "name")]
+    resume: Option<String>,
+}
+
+impl RunArgs {
+    fn config(&self) -> RunConfig {
+        RunConfig {
+            tasks: self.selection.tasks.clone(),
+            task_ids: self.selection.task_ids.clone(),
+            limit: self.selection.limit,
+            policy: self.policy.clone(),
+            supervisor: self.supervisor.clone(),
+            supervise: self.supervise.clone(),
+            sandbox: self.sandbox.clone(),
+            workers: self.workers,
+            max_steps: self.max_steps,
+            max_attempts: self.max_attempts,
+            max_cost_usd_per_episode: self.max_cost_usd,
+            max_episode_seconds: self.max_episode_seconds,
+            test_timeout_seconds: self.test_timeout,
+        }
+    }
+}
+
+pub async fn run(ctx: &Context, args: &RunArgs) -> CommandResult {
+    let store = ctx.store().await?;
+    let (run_id, config) = match &args.resume {
+        Some(id) => {
+            let stored = store.run_config(id).await?;
+            let config: RunConfig = serde_json::from_value(stored).map_err(|e| Failure::Input(format!("run `{id}` cannot be resumed: {e}")))?;
+            (id.clone(), config)
+        }
+        None => (args.name.clone().unwrap_or_else(new_run_id), args.config()),
+    };
+    let policy: PolicySpec = config.policy.parse().map_err(|e: apprentice_models::SpecError| Failure::Input(e.to_string()))?;
+    let supervisor: SupervisorSpec = config.supervisor.parse().map_err(|e: apprentice_models::SpecError| Failure::Input(e.to_string()))?;
+    let mode: SupervisionMode = config.supervise.parse().map_err(Failure::Input)?;
+    let tasks = load_tasks(ctx, &config.tasks, &config.task_ids, config.limit)?;
+    require_repositories(&tasks)?;
+    let factory = sandbox_factory(&config.sandbox)?;
+    if args.resume.is_none() {
+        let stored = serde_json::to_value(&config).map_err(|e| Failure::Crash(e.into()))?;
+        store.create_run(&run_id, &stored).await?;
+    }
+
+    let harness = Harness { store: store.clone(), factory, policy, supervisor, mode, config };
+    let bar = ctx.progress(tasks.len(), &run_id);
+    let on_episode = |report: EpisodeReport| {
+        bar.inc(1);
+        ctx.note(&bar, episode_line(&report));
+    };
+    let outcome = tokio::select! {
+        result = harness.run(&run_id, tasks, &on_episode) => Some(result),
+        _ = tokio::signal::ctrl_c() => None,
+    };
+    bar.finish_and_clear();
+    match outcome {
+        Some(result) => {
+            result?;
+            store.set_run_status(&run_id, "finished").await?;
+        }
+        None => {
+            store.interrupt_running(&run_id).await?;
+            store.set_run_status(&run_id, "interrupted").await?;
+            eprintln!("interrupted; continue with: apprentice run --resume {run_id}");
+        }
+    }
+    let summary = store.run_summary(&run_id).await?;
+    print_summary(ctx, &summary)?;
+    Ok(if outcome_ok(&summary) { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// Unresolved tasks are the agent's business, not a failure of the command; tasks the
+/// infrastructure never let run are.
+fn outcome_ok(summary: &RunSummary) -> bool {
+    summary.infra_errors == 0 && summary.status == "finished"
+}
+
+fn new_run_id() -> String {
+    chrono::Utc::now().format("run-%Y%m%d-%H%M%S").to_string()
+}
+
+fn episode_line(report: &EpisodeReport) -> String {
+    let mark = if report.resolved { "resolved  " } else if report.status == "finished" { "unresolved" } else { "error     " };
+    format!("{mark} {}  ({} steps, {} interventions; {})", report.task, report.steps, report.interventions, report.detail)
+}
+
+/// Prints a run's summary as JSON or as tables; shared with `show RUN`.
+pub fn print_summary(ctx: &Context, summary: &RunSummary) -> Result<(), Failure> {
+    if ctx.json {
+        return print_json(summary);
+    }
+    let mut episodes = Table::new(&["task", "resolved", "grade", "end", "steps", "proposals", "interventions", "format errors", "cost"]);
+    for e in &summary.episodes_detail {
+        episodes.row(vec![
+            e.task.clone(),
+            if e.resolved { "yes".into() } else { "no".into() },
+            e.grade.clone().unwrap_or_else(|| e.status.clone()),
+            e.end_reason.clone().unwrap_or_default(),
+            e.steps.to_string(),
+            e.proposals.to_string(),
+            e.interventions.to_string(),
+            e.format_errors.to_string(),
+            dollars(e.cost_usd),
+        ]);
+    }
+    println!("{}\n", episodes.render());
+    let config = &summary.config;
+    println!("run {} ({})", summary.run, summary.status);
+    println!(
+        "  policy {}  supervisor {} ({})",
+        config["policy"].as_str().unwrap_or("?"),
+        config["supervisor"].as_str().unwrap_or("?"),
+        config["supervise"].as_str().unwrap_or("?")
+    );
+    println!("  resolved           {}/{} ({})", summary.resolved, summary.episodes, percent(summary.resolve_rate));
+    println!("  intervention rate  {} ({} of {} proposals)", percent(summary.intervention_rate), summary.interventions, summary.proposals);
+    println!("  format errors      {}", summary.format_errors);
+    println!(
+        "  cost               {} (policy {}, supervisor {})",
+        dollars(summary.cost_usd),
+        dollars(summary.policy_cost_usd),
+        dollars(summary.supervisor_cost_usd)
+    );
+    if summary.infra_errors > 0 || summary.interrupted_attempts > 0 {
+        println!("  infrastructure     {} task(s) failed, {} attempt(s) interrupted", summary.infra_errors, summary.interrupted_attempts);
+    }
+    Ok(())
+}

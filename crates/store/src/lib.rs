@@ -1,0 +1,264 @@
+//! The record of everything that happened: runs, episode attempts, and each policy turn.
+//!
+//! Every step is committed as it happens (WAL mode), so a run killed at any moment leaves a
+//! consistent database: finished episodes are whole, the interrupted attempt is marked as such
+//! on resume, and a task is never finished twice in one run (a unique index enforces it).
+
+mod summary;
+
+use std::collections::HashSet;
+use std::str::FromStr;
+use std::time::Duration;
+
+use apprentice_core::{EpisodeSummary, RecordError, Recorder, StepEvent, Usage};
+use async_trait::async_trait;
+use serde_json::Value;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::Row;
+
+pub use summary::{EpisodeDetail, RunSummary, StepRow};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database `{db}`: {source}")]
+    Open {
+        db: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("{0}")]
+    Usage(String),
+    #[error("database error: {0}")]
+    Sql(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// Attempt states; see the `episodes.status` column.
+pub mod status {
+    pub const RUNNING: &str = "running";
+    pub const FINISHED: &str = "finished";
+    pub const AGENT_ERROR: &str = "agent_error";
+    pub const INFRA_ERROR: &str = "infra_error";
+    pub const INTERRUPTED: &str = "interrupted";
+}
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+/// How an attempt that reached verification ended.
+#[derive(Debug, Clone)]
+pub struct EpisodeOutcome<'a> {
+    pub summary: &'a EpisodeSummary,
+    pub grade: String,
+    pub resolved: bool,
+    pub report: Value,
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+impl Store {
+    /// Opens (creating if needed) a SQLite database by path or `sqlite:` URL.
+    pub async fn open(db: &str) -> Result<Store, StoreError> {
+        if db.starts_with("postgres://") || db.starts_with("postgresql://") {
+            return Err(StoreError::Usage(
+                "PostgreSQL stores are not supported yet; use a SQLite path".into(),
+            ));
+        }
+        let open_err = |source| StoreError::Open { db: db.to_string(), source };
+        let options = SqliteConnectOptions::from_str(db)
+            .or_else(|_| SqliteConnectOptions::from_str(&format!("sqlite://{db}")))
+            .map_err(open_err)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(30))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(open_err)?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(Store { pool })
+    }
+
+    pub async fn create_run(&self, id: &str, config: &Value) -> Result<(), StoreError> {
+        let exists = sqlx::query("SELECT 1 FROM runs WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
+        if exists.is_some() {
+            return Err(StoreError::Usage(format!("run `{id}` already exists; use --resume {id} to continue it")));
+        }
+        sqlx::query("INSERT INTO runs (id, created_at, config, status) VALUES ($1, $2, $3, 'running')")
+            .bind(id)
+            .bind(now())
+            .bind(config.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The configuration a run was started with, to resume it the same way.
+    pub async fn run_config(&self, id: &str) -> Result<Value, StoreError> {
+        let row = sqlx::query("SELECT config FROM runs WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
+        let text: String = row
+            .ok_or_else(|| StoreError::Usage(format!("no run `{id}` in this database")))?
+            .try_get("config")?;
+        serde_json::from_str(&text).map_err(|e| StoreError::Usage(format!("run `{id}` has an unreadable config: {e}")))
+    }
+
+    pub async fn set_run_status(&self, id: &str, status: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE runs SET status = $1 WHERE id = $2").bind(status).bind(id).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// The most recently created run.
+    pub async fn latest_run(&self) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT id FROM runs ORDER BY created_at DESC, rowid DESC LIMIT 1")
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.get("id")))
+    }
+
+    /// Marks attempts left `running` by a crash as `interrupted`. Returns how many.
+    pub async fn interrupt_running(&self, run_id: &str) -> Result<u64, StoreError> {
+        let done = sqlx::query("UPDATE episodes SET status = 'interrupted', finished_at = $1 WHERE run_id = $2 AND status = 'running'")
+            .bind(now())
+            .bind(run_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Tasks whose episode in this run is final (graded, or failed through the agent's fault).
+    pub async fn final_tasks(&self, run_id: &str) -> Result<HashSet<String>, StoreError> {
+        let rows = sqlx::query("SELECT task_id FROM episodes WHERE run_id = $1 AND status IN ('finished', 'agent_error')")
+            .bind(run_id)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(|r| r.get("task_id")).collect())
+    }
+
+    /// Opens a new attempt of `task_id`; attempts are numbered from 1.
+    pub async fn start_episode(&self, run_id: &str, task_id: &str) -> Result<i64, StoreError> {
+        let row = sqlx::query(
+            "INSERT INTO episodes (run_id, task_id, attempt, status, started_at)
+             VALUES ($1, $2, (SELECT COALESCE(MAX(attempt), 0) + 1 FROM episodes WHERE run_id = $1 AND task_id = $2), 'running', $3)
+             RETURNING id",
+        )
+        .bind(run_id)
+        .bind(task_id)
+        .bind(now())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.get("id"))
+    }
+
+    pub fn recorder(&self, episode_id: i64) -> StepRecorder {
+        StepRecorder {
+            pool: self.pool.clone(),
+            episode_id,
+        }
+    }
+
+    /// Closes an attempt that ran to the end and was graded.
+    pub async fn finish_episode(&self, episode_id: i64, outcome: &EpisodeOutcome<'_>) -> Result<(), StoreError> {
+        let s = outcome.summary;
+        sqlx::query(
+            "UPDATE episodes SET status = 'finished', end_reason = $1, resolved = $2, grade = $3, patch = $4, report = $5,
+                 steps = $6, proposals = $7, interventions = $8, format_errors = $9,
+                 policy_input_tokens = $10, policy_output_tokens = $11, policy_cost_usd = $12,
+                 supervisor_input_tokens = $13, supervisor_output_tokens = $14, supervisor_cost_usd = $15, finished_at = $16
+             WHERE id = $17",
+        )
+        .bind(s.end.as_str())
+        .bind(outcome.resolved)
+        .bind(&outcome.grade)
+        .bind(&s.patch)
+        .bind(outcome.report.to_string())
+        .bind(s.steps as i64)
+        .bind(s.proposals as i64)
+        .bind(s.interventions as i64)
+        .bind(s.format_errors as i64)
+        .bind(s.policy_usage.input_tokens as i64)
+        .bind(s.policy_usage.output_tokens as i64)
+        .bind(s.policy_usage.cost_usd)
+        .bind(s.supervisor_usage.input_tokens as i64)
+        .bind(s.supervisor_usage.output_tokens as i64)
+        .bind(s.supervisor_usage.cost_usd)
+        .bind(now())
+        .bind(episode_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Closes an attempt that could not finish; `status` says whose fault it was.
+    pub async fn fail_episode(&self, episode_id: i64, status: &str, error: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE episodes SET status = $1, error = $2, finished_at = $3 WHERE id = $4")
+            .bind(status)
+            .bind(error)
+            .bind(now())
+            .bind(episode_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+/// Writes one episode's steps, each in its own transaction.
+#[derive(Debug, Clone)]
+pub struct StepRecorder {
+    pool: SqlitePool,
+    episode_id: i64,
+}
+
+fn json<T: serde::Serialize>(value: &Option<T>) -> Option<String> {
+    value.as_ref().and_then(|v| serde_json::to_string(v).ok())
+}
+
+#[async_trait]
+impl Recorder for StepRecorder {
+    async fn record(&mut self, step: &StepEvent) -> Result<(), RecordError> {
+        let supervisor = step.verdict.as_ref().map(|v| v.usage).unwrap_or_default();
+        let policy: Usage = step.policy_usage;
+        sqlx::query(
+            "INSERT INTO steps (episode_id, idx, proposal_text, proposal, format_error, verdict, verdict_detail, executed,
+                 observation, exit_code, policy_input_tokens, policy_output_tokens, policy_cost_usd,
+                 supervisor_input_tokens, supervisor_output_tokens, supervisor_cost_usd,
+                 policy_ms, supervisor_ms, exec_ms, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
+        )
+        .bind(self.episode_id)
+        .bind(step.index as i64)
+        .bind(&step.proposal_text)
+        .bind(json(&step.proposal))
+        .bind(&step.format_error)
+        .bind(step.verdict.as_ref().map(|v| v.verdict.kind()))
+        .bind(json(&step.verdict))
+        .bind(json(&step.executed))
+        .bind(&step.observation)
+        .bind(step.exit_code)
+        .bind(policy.input_tokens as i64)
+        .bind(policy.output_tokens as i64)
+        .bind(policy.cost_usd)
+        .bind(supervisor.input_tokens as i64)
+        .bind(supervisor.output_tokens as i64)
+        .bind(supervisor.cost_usd)
+        .bind(step.policy_millis as i64)
+        .bind(step.verdict.as_ref().map_or(0, |v| v.millis as i64))
+        .bind(step.exec_millis as i64)
+        .bind(now())
+        .execute(&self.pool)
+        .await
+        .map_err(|e| RecordError(e.to_string()))?;
+        Ok(())
+    }
+}
