@@ -90,6 +90,9 @@ pub(crate) fn load_file(path: &Path, locator: &RepoLocator) -> Result<Vec<Task>,
 /// Splits a file into (where, record) pairs, whatever its layout.
 fn records(path: &Path, text: &str) -> Result<Vec<(String, Value)>, TaskError> {
     let trimmed = text.trim_start();
+    if path.extension().is_some_and(|e| e == "jsonl") {
+        return json_lines(path, text);
+    }
     if trimmed.starts_with('[') {
         let items: Vec<Value> = serde_json::from_str(text)
             .map_err(|e| TaskError::invalid(path, format!("not a valid JSON array: {e}")))?;

@@ -1,0 +1,62 @@
+//! Helpers for driving the real `apprentice` binary.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+pub struct Workspace {
+    pub dir: tempfile::TempDir,
+}
+
+impl Workspace {
+    pub fn new() -> Self {
+        Workspace { dir: tempfile::tempdir().unwrap() }
+    }
+
+    pub fn db(&self) -> PathBuf {
+        self.dir.path().join("store.db")
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    pub fn cmd(&self) -> Command {
+        let mut cmd = Command::cargo_bin("apprentice").unwrap();
+        cmd.arg("--db").arg(self.db()).arg("-q").env_remove("APPRENTICE_REPOS");
+        cmd
+    }
+
+    pub fn json(&self, args: &[&str]) -> (Output, Value) {
+        let output = self.cmd().args(args).arg("--json").output().unwrap();
+        let value = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
+        (output, value)
+    }
+}
+
+/// A tool call in the Qwen3-Coder form the policy writes.
+pub fn call(name: &str, args: &[(&str, &str)]) -> String {
+    let mut text = format!("<tool_call>\n<function={name}>\n");
+    for (key, value) in args {
+        text.push_str(&format!("<parameter={key}>\n{value}\n</parameter>\n"));
+    }
+    text.push_str("</function>\n</tool_call>");
+    text
+}
+
+pub fn script(path: &Path, replies: &[String]) {
+    std::fs::write(path, serde_json::to_string(replies).unwrap()).unwrap();
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
