@@ -11,12 +11,21 @@ use clap::{Parser, Subcommand};
 use crate::output::Failure;
 
 #[derive(Debug, Parser)]
-#[command(name = "apprentice", version, about = "Small code models as coding agents, under supervision")]
+#[command(
+    name = "apprentice",
+    version,
+    about = "Small code models as coding agents, under supervision"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
     /// The store: a SQLite file path.
-    #[arg(long, global = true, env = "APPRENTICE_DB", default_value = "apprentice.db")]
+    #[arg(
+        long,
+        global = true,
+        env = "APPRENTICE_DB",
+        default_value = "apprentice.db"
+    )]
     db: String,
     /// Print exactly one JSON document on stdout instead of tables.
     #[arg(long, global = true)]
@@ -52,14 +61,22 @@ fn init_logging(cli: &Cli) {
         (false, 1) => "info",
         _ => "debug",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(&cli);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => return Failure::Crash(e.into()).report(),
     };

@@ -86,14 +86,24 @@ impl Table {
                 .iter()
                 .zip(&widths)
                 .map(|(cell, &w)| {
-                    if looks_numeric(cell) { format!("{cell:>w$}") } else { format!("{cell:<w$}") }
+                    if looks_numeric(cell) {
+                        format!("{cell:>w$}")
+                    } else {
+                        format!("{cell:<w$}")
+                    }
                 })
                 .collect();
             padded.join("  ").trim_end().to_string()
         };
         let mut out = line(&self.header);
         out.push('\n');
-        out.push_str(&widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().join("  "));
+        out.push_str(
+            &widths
+                .iter()
+                .map(|w| "-".repeat(*w))
+                .collect::<Vec<_>>()
+                .join("  "),
+        );
         for row in &self.rows {
             out.push('\n');
             out.push_str(&line(row));
@@ -103,7 +113,12 @@ impl Table {
 }
 
 fn looks_numeric(cell: &str) -> bool {
-    !cell.is_empty() && cell.trim_end_matches('%').trim_start_matches('$').parse::<f64>().is_ok()
+    !cell.is_empty()
+        && cell
+            .trim_end_matches('%')
+            .trim_start_matches('$')
+            .parse::<f64>()
+            .is_ok()
 }
 
 pub fn percent(rate: f64) -> String {
@@ -123,6 +138,9 @@ mod tests {
         let mut table = Table::new(&["task", "steps"]);
         table.row(vec!["a-long-name".into(), "3".into()]);
         table.row(vec!["b".into(), "12".into()]);
-        assert_eq!(table.render(), "task         steps\n-----------  -----\na-long-name      3\nb               12");
+        assert_eq!(
+            table.render(),
+            "task         steps\n-----------  -----\na-long-name      3\nb               12"
+        );
     }
 }

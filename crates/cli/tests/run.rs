@@ -8,7 +8,17 @@ use serde_json::Value;
 #[test]
 fn gold_policy_resolves_every_demo_task_without_interventions() {
     let ws = Workspace::new();
-    let (output, summary) = ws.json(&["run", "--tasks", "demo", "--policy", "scripted:gold", "--supervisor", "oracle", "--workers", "2"]);
+    let (output, summary) = ws.json(&[
+        "run",
+        "--tasks",
+        "demo",
+        "--policy",
+        "scripted:gold",
+        "--supervisor",
+        "oracle",
+        "--workers",
+        "2",
+    ]);
     assert!(output.status.success(), "{}", stderr(&output));
     let episodes = summary["episodes"].as_u64().unwrap();
     assert!(episodes >= 12);
@@ -38,15 +48,39 @@ fn oracle_corrects_a_wrong_policy_and_every_step_is_stored() {
     let replies = vec![
         "I will look at the converter first.".to_string(),
         call("view", &[("path", "numerals/convert.py")]),
-        call("str_replace", &[("path", "tests/test_convert.py"), ("old_str", "import pytest"), ("new_str", "import pytest  # skip")]),
-        call("str_replace", &[("path", "numerals/convert.py"), ("old_str", "    if not MIN_VALUE <= number < MAX_VALUE:"), ("new_str", "    if not MIN_VALUE < number < MAX_VALUE:")]),
+        call(
+            "str_replace",
+            &[
+                ("path", "tests/test_convert.py"),
+                ("old_str", "import pytest"),
+                ("new_str", "import pytest  # skip"),
+            ],
+        ),
+        call(
+            "str_replace",
+            &[
+                ("path", "numerals/convert.py"),
+                ("old_str", "    if not MIN_VALUE <= number < MAX_VALUE:"),
+                ("new_str", "    if not MIN_VALUE < number < MAX_VALUE:"),
+            ],
+        ),
         call("submit", &[]),
     ];
     let path = ws.path("wrong.json");
     script(&path, &replies);
     let policy = format!("scripted:{}", path.display());
     let (output, summary) = ws.json(&[
-        "run", "--task", "demo__numerals-1", "--policy", &policy, "--supervisor", "oracle", "--supervise", "every", "--name", "wrong",
+        "run",
+        "--task",
+        "demo__numerals-1",
+        "--policy",
+        &policy,
+        "--supervisor",
+        "oracle",
+        "--supervise",
+        "every",
+        "--name",
+        "wrong",
     ]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(summary["resolved"], 1, "{summary:#}");
@@ -55,31 +89,76 @@ fn oracle_corrects_a_wrong_policy_and_every_step_is_stored() {
     assert_eq!(summary["interventions"], 2);
     assert_eq!(summary["intervention_rate"], 0.5);
 
-    let episode = summary["episodes_detail"][0]["episode"].as_i64().unwrap().to_string();
+    let episode = summary["episodes_detail"][0]["episode"]
+        .as_i64()
+        .unwrap()
+        .to_string();
     let (_, shown) = ws.json(&["show", "--episode", &episode]);
     let steps = shown["steps"].as_array().unwrap();
     let verdicts: Vec<Value> = steps.iter().map(|s| s["verdict"].clone()).collect();
-    assert_eq!(verdicts, [Value::Null, "approve".into(), "reject".into(), "revise".into(), "approve".into()]);
+    assert_eq!(
+        verdicts,
+        [
+            Value::Null,
+            "approve".into(),
+            "reject".into(),
+            "revise".into(),
+            "approve".into()
+        ]
+    );
     assert_eq!(steps[0]["format_error"], "missing");
-    assert!(steps[2]["observation"].as_str().unwrap().starts_with("Action rejected: Do not edit the tests"));
-    assert!(steps[3]["observation"].as_str().unwrap().contains("replaced by the supervisor"));
+    assert!(
+        steps[2]["observation"]
+            .as_str()
+            .unwrap()
+            .starts_with("Action rejected: Do not edit the tests")
+    );
+    assert!(
+        steps[3]["observation"]
+            .as_str()
+            .unwrap()
+            .contains("replaced by the supervisor")
+    );
     assert_eq!(steps[3]["executed"]["name"], "str_replace");
-    assert!(steps[3]["executed"]["arguments"]["new_str"].as_str().unwrap().contains("<= number <= MAX_VALUE"));
+    assert!(
+        steps[3]["executed"]["arguments"]["new_str"]
+            .as_str()
+            .unwrap()
+            .contains("<= number <= MAX_VALUE")
+    );
 }
 
 #[test]
 fn shadow_mode_counts_would_be_interventions_without_blocking() {
     let ws = Workspace::new();
     let replies = vec![
-        call("str_replace", &[("path", "numerals/convert.py"), ("old_str", "    if not MIN_VALUE <= number < MAX_VALUE:"), ("new_str", "    if not MIN_VALUE < number < MAX_VALUE:")]),
+        call(
+            "str_replace",
+            &[
+                ("path", "numerals/convert.py"),
+                ("old_str", "    if not MIN_VALUE <= number < MAX_VALUE:"),
+                ("new_str", "    if not MIN_VALUE < number < MAX_VALUE:"),
+            ],
+        ),
         call("submit", &[]),
     ];
     let path = ws.path("wrong.json");
     script(&path, &replies);
     let policy = format!("scripted:{}", path.display());
-    let (output, summary) = ws.json(&["run", "--task", "demo__numerals-1", "--policy", &policy, "--supervise", "shadow"]);
+    let (output, summary) = ws.json(&[
+        "run",
+        "--task",
+        "demo__numerals-1",
+        "--policy",
+        &policy,
+        "--supervise",
+        "shadow",
+    ]);
     assert!(output.status.success(), "{}", stderr(&output));
-    assert_eq!(summary["resolved"], 0, "the wrong edit ran, so the task stays unresolved");
+    assert_eq!(
+        summary["resolved"], 0,
+        "the wrong edit ran, so the task stays unresolved"
+    );
     assert_eq!(summary["interventions"], 2);
 }
 
@@ -88,19 +167,44 @@ fn commands_that_hang_or_flood_are_recorded_not_fatal() {
     let ws = Workspace::new();
     let replies = vec![
         call("bash", &[("command", "sleep 600"), ("timeout", "1")]),
-        call("bash", &[("command", "head -c 50000000 /dev/zero | tr '\\0' x")]),
+        call(
+            "bash",
+            &[("command", "head -c 50000000 /dev/zero | tr '\\0' x")],
+        ),
         call("submit", &[]),
     ];
     let path = ws.path("noisy.json");
     script(&path, &replies);
     let policy = format!("scripted:{}", path.display());
-    let (output, summary) = ws.json(&["run", "--task", "demo__numerals-1", "--policy", &policy, "--supervisor", "none"]);
+    let (output, summary) = ws.json(&[
+        "run",
+        "--task",
+        "demo__numerals-1",
+        "--policy",
+        &policy,
+        "--supervisor",
+        "none",
+    ]);
     assert!(output.status.success(), "{}", stderr(&output));
-    let episode = summary["episodes_detail"][0]["episode"].as_i64().unwrap().to_string();
+    let episode = summary["episodes_detail"][0]["episode"]
+        .as_i64()
+        .unwrap()
+        .to_string();
     let (_, shown) = ws.json(&["show", "--episode", &episode]);
     let steps = shown["steps"].as_array().unwrap();
-    assert!(steps[0]["observation"].as_str().unwrap().contains("timed out"), "{}", steps[0]["observation"]);
+    assert!(
+        steps[0]["observation"]
+            .as_str()
+            .unwrap()
+            .contains("timed out"),
+        "{}",
+        steps[0]["observation"]
+    );
     let flood = steps[1]["observation"].as_str().unwrap();
-    assert!(flood.len() < 40_000 && flood.contains("elided"), "{}", flood.len());
+    assert!(
+        flood.len() < 40_000 && flood.contains("elided"),
+        "{}",
+        flood.len()
+    );
     assert_eq!(summary["resolved"], 0);
 }

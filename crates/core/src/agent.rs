@@ -123,7 +123,12 @@ pub async fn run_episode(
     for step in 0..config.max_steps {
         let prompt = transcript.for_policy();
         let prompt_chars = prompt.iter().map(|m| m.content.len()).sum();
-        if let Some(end) = out_of_budget(config, &summary, started, policy.max_call_cost(prompt_chars)) {
+        if let Some(end) = out_of_budget(
+            config,
+            &summary,
+            started,
+            policy.max_call_cost(prompt_chars),
+        ) {
             summary.end = end;
             break;
         }
@@ -169,7 +174,12 @@ pub async fn run_episode(
                 let trigger = review_trigger(config, &detector, &call, task, step);
                 let verdict = match (trigger, supervisor.as_deref_mut()) {
                     (Some(trigger), Some(supervisor)) => {
-                        if let Some(end) = out_of_budget(config, &summary, started, supervisor.max_call_cost(prompt_chars)) {
+                        if let Some(end) = out_of_budget(
+                            config,
+                            &summary,
+                            started,
+                            supervisor.max_call_cost(prompt_chars),
+                        ) {
                             summary.end = end;
                             break;
                         }
@@ -197,7 +207,10 @@ pub async fn run_episode(
             break;
         }
     }
-    summary.patch = sandbox.diff().await.map_err(|e| EpisodeError::Sandbox(e.to_string()))?;
+    summary.patch = sandbox
+        .diff()
+        .await
+        .map_err(|e| EpisodeError::Sandbox(e.to_string()))?;
     Ok(summary)
 }
 
@@ -209,8 +222,16 @@ struct ReviewContext<'a> {
     step: usize,
 }
 
-fn out_of_budget(config: &AgentConfig, summary: &EpisodeSummary, started: Instant, next_call: f64) -> Option<EpisodeEnd> {
-    if config.max_wall_time.is_some_and(|limit| started.elapsed() >= limit) {
+fn out_of_budget(
+    config: &AgentConfig,
+    summary: &EpisodeSummary,
+    started: Instant,
+    next_call: f64,
+) -> Option<EpisodeEnd> {
+    if config
+        .max_wall_time
+        .is_some_and(|limit| started.elapsed() >= limit)
+    {
         return Some(EpisodeEnd::WallTime);
     }
     let spent = summary.policy_usage.cost_usd + summary.supervisor_usage.cost_usd;
@@ -221,11 +242,21 @@ fn out_of_budget(config: &AgentConfig, summary: &EpisodeSummary, started: Instan
 }
 
 /// Whether (and why) the supervisor should see this proposal.
-fn review_trigger(config: &AgentConfig, detector: &StuckDetector, call: &ToolCall, task: &Task, step: usize) -> Option<Trigger> {
+fn review_trigger(
+    config: &AgentConfig,
+    detector: &StuckDetector,
+    call: &ToolCall,
+    task: &Task,
+    step: usize,
+) -> Option<Trigger> {
     match config.mode {
         SupervisionMode::Every | SupervisionMode::Shadow => Some(Trigger::Routine),
-        SupervisionMode::Stuck => detector.reason(call, step, config.max_steps).map(Trigger::Stuck),
-        SupervisionMode::Sample(fraction) => (draw(config.seed, &task.instance_id, step) < fraction).then_some(Trigger::Routine),
+        SupervisionMode::Stuck => detector
+            .reason(call, step, config.max_steps)
+            .map(Trigger::Stuck),
+        SupervisionMode::Sample(fraction) => {
+            (draw(config.seed, &task.instance_id, step) < fraction).then_some(Trigger::Routine)
+        }
     }
 }
 
@@ -290,10 +321,16 @@ async fn act(
             );
             (action, preface, String::new())
         }
-        Some(Verdict::Hint { text }) => (proposal.clone(), String::new(), format!("\n\nSupervisor hint: {text}")),
+        Some(Verdict::Hint { text }) => (
+            proposal.clone(),
+            String::new(),
+            format!("\n\nSupervisor hint: {text}"),
+        ),
     };
     let started = Instant::now();
-    let observation = execute(&action, sandbox).await.map_err(|e| EpisodeError::Sandbox(e.to_string()))?;
+    let observation = execute(&action, sandbox)
+        .await
+        .map_err(|e| EpisodeError::Sandbox(e.to_string()))?;
     event.exec_millis = millis(started);
     event.exit_code = observation.exit_code;
     event.observation = format!("{preface}{}{suffix}", observation.text);

@@ -16,6 +16,6 @@ mod task;
 pub use agent::{AgentConfig, EpisodeEnd, EpisodeSummary, run_episode};
 pub use model::{Completion, Message, ModelError, Policy, Role, Usage};
 pub use prompt::Transcript;
-pub use record::{Recorder, RecordError, StepEvent, VerdictRecord};
+pub use record::{RecordError, Recorder, StepEvent, VerdictRecord};
 pub use supervision::{Judgement, Review, SupervisionMode, Supervisor, Trigger, Verdict};
 pub use task::Task;

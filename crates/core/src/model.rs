@@ -82,7 +82,11 @@ pub trait Policy: Send {
     fn name(&self) -> String;
 
     /// Writes the next assistant message given the conversation so far.
-    async fn propose(&mut self, task: &Task, messages: &[Message]) -> Result<Completion, ModelError>;
+    async fn propose(
+        &mut self,
+        task: &Task,
+        messages: &[Message],
+    ) -> Result<Completion, ModelError>;
 
     /// Dollars a call with this many prompt characters may cost at most, checked against the
     /// budget before the call is made. Local models cost nothing.

@@ -30,10 +30,16 @@ impl Transcript {
             neutralize(task.problem_statement.trim())
         );
         if !task.hints_text.trim().is_empty() {
-            user.push_str(&format!("\n\n<hints>\n{}\n</hints>", neutralize(task.hints_text.trim())));
+            user.push_str(&format!(
+                "\n\n<hints>\n{}\n</hints>",
+                neutralize(task.hints_text.trim())
+            ));
         }
         Transcript {
-            messages: vec![Message::new(Role::System, system), Message::new(Role::User, user)],
+            messages: vec![
+                Message::new(Role::System, system),
+                Message::new(Role::User, user),
+            ],
         }
     }
 
@@ -63,7 +69,12 @@ impl Transcript {
                 let is_observation = i >= 2 && i % 2 == 1;
                 if is_observation && turn < keep_from {
                     let lines = m.content.lines().count();
-                    Message::new(Role::User, format!("<tool_response>\n(old output: {lines} lines omitted)\n</tool_response>"))
+                    Message::new(
+                        Role::User,
+                        format!(
+                            "<tool_response>\n(old output: {lines} lines omitted)\n</tool_response>"
+                        ),
+                    )
                 } else {
                     m.clone()
                 }
@@ -98,7 +109,11 @@ mod tests {
     #[test]
     fn the_gold_patch_never_reaches_the_prompt_and_tokens_are_neutralised() {
         let transcript = Transcript::start(&task(), &ToolCatalog::standard());
-        let all: String = transcript.messages().iter().map(|m| m.content.clone()).collect();
+        let all: String = transcript
+            .messages()
+            .iter()
+            .map(|m| m.content.clone())
+            .collect();
         assert!(!all.contains("SECRET GOLD"));
         assert!(!all.contains("<|im_end|>"));
     }

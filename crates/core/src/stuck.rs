@@ -23,13 +23,29 @@ impl StuckDetector {
     }
 
     /// Why the agent looks stuck before it runs `proposal` at step `step` of `max_steps`.
-    pub(crate) fn reason(&self, proposal: &ToolCall, step: usize, max_steps: usize) -> Option<String> {
+    pub(crate) fn reason(
+        &self,
+        proposal: &ToolCall,
+        step: usize,
+        max_steps: usize,
+    ) -> Option<String> {
         if self.consecutive_format_errors >= 2 {
-            return Some(format!("{} format errors in a row", self.consecutive_format_errors));
+            return Some(format!(
+                "{} format errors in a row",
+                self.consecutive_format_errors
+            ));
         }
-        let repeats = self.recent.iter().rev().take_while(|(call, _)| call == proposal).count();
+        let repeats = self
+            .recent
+            .iter()
+            .rev()
+            .take_while(|(call, _)| call == proposal)
+            .count();
         if repeats >= 2 {
-            return Some(format!("the same action proposed {} times in a row", repeats + 1));
+            return Some(format!(
+                "the same action proposed {} times in a row",
+                repeats + 1
+            ));
         }
         let failing_repeat = self
             .recent
@@ -60,15 +76,35 @@ mod tests {
         let mut detector = StuckDetector::default();
         assert_eq!(detector.reason(&bash("ls"), 0, 30), None);
         detector.executed(&bash("pytest"), Some(1));
-        assert!(detector.reason(&bash("pytest"), 1, 30).unwrap().contains("failed"));
+        assert!(
+            detector
+                .reason(&bash("pytest"), 1, 30)
+                .unwrap()
+                .contains("failed")
+        );
         detector.executed(&bash("ls"), Some(0));
         detector.executed(&bash("ls"), Some(0));
-        assert!(detector.reason(&bash("ls"), 3, 30).unwrap().contains("3 times"));
+        assert!(
+            detector
+                .reason(&bash("ls"), 3, 30)
+                .unwrap()
+                .contains("3 times")
+        );
         detector.format_error();
         detector.format_error();
-        assert!(detector.reason(&bash("cat x"), 5, 30).unwrap().contains("format"));
+        assert!(
+            detector
+                .reason(&bash("cat x"), 5, 30)
+                .unwrap()
+                .contains("format")
+        );
         let mut fresh = StuckDetector::default();
-        assert!(fresh.reason(&bash("ls"), 24, 30).unwrap().contains("budget"));
+        assert!(
+            fresh
+                .reason(&bash("ls"), 24, 30)
+                .unwrap()
+                .contains("budget")
+        );
         fresh.format_error();
         assert_eq!(fresh.reason(&bash("ls"), 1, 30), None);
     }

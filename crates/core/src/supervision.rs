@@ -13,11 +13,18 @@ use crate::{Message, ModelError, Task, Usage};
 pub enum Verdict {
     Approve,
     /// The action does not run; the reason reaches the policy as the call's result.
-    Reject { reason: String },
+    Reject {
+        reason: String,
+    },
     /// The supervisor's action runs instead of the proposal.
-    Revise { action: ToolCall, reason: String },
+    Revise {
+        action: ToolCall,
+        reason: String,
+    },
     /// The proposal runs, and the guidance is added to what the policy reads next.
-    Hint { text: String },
+    Hint {
+        text: String,
+    },
 }
 
 impl Verdict {

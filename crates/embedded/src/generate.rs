@@ -118,7 +118,11 @@ pub(crate) fn run(
 
 /// Runs the prompt in one batch, skipping the prefix already in the KV cache (agent loops
 /// resend the whole conversation every turn). At least one token is always run, for logits.
-pub(crate) fn prefill(model: &mut Llama, cached: &mut Vec<u32>, prompt: &[u32]) -> Result<Vec<f32>> {
+pub(crate) fn prefill(
+    model: &mut Llama,
+    cached: &mut Vec<u32>,
+    prompt: &[u32],
+) -> Result<Vec<f32>> {
     if prompt.is_empty() {
         return Err(EmbeddedError::Generation("empty prompt".into()));
     }

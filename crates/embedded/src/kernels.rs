@@ -56,7 +56,10 @@ impl Q41Matrix {
         let data = t.data()?;
         let blocks: Vec<BlockQ41> = data.chunks_exact(20).map(parse_q41).collect();
         if blocks.len() != out_dim * in_dim / QK {
-            candle_core::bail!("Q4_1 tensor has {} blocks for {out_dim}x{in_dim}", blocks.len())
+            candle_core::bail!(
+                "Q4_1 tensor has {} blocks for {out_dim}x{in_dim}",
+                blocks.len()
+            )
         }
         Ok(Some(Self {
             out_dim,
@@ -107,7 +110,11 @@ impl CustomOp1 for Q41Matrix {
         "q4_1-matmul"
     }
 
-    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        storage: &CpuStorage,
+        layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
         let CpuStorage::F32(data) = storage else {
             candle_core::bail!("q4_1 matmul expects f32 activations")
         };
@@ -116,7 +123,10 @@ impl CustomOp1 for Q41Matrix {
             candle_core::bail!("q4_1 matmul on a scalar")
         };
         if k != self.in_dim {
-            candle_core::bail!("q4_1 matmul: input has {k} features, weight expects {}", self.in_dim)
+            candle_core::bail!(
+                "q4_1 matmul: input has {k} features, weight expects {}",
+                self.in_dim
+            )
         }
         let Some((start, end)) = layout.contiguous_offsets() else {
             candle_core::bail!("q4_1 matmul expects contiguous activations")

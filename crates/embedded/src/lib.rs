@@ -92,7 +92,9 @@ impl EmbeddedModel {
     pub fn from_spec(spec: &EmbeddedSpec, cache_dir: Option<&Path>) -> Result<Self> {
         let path = match &spec.model {
             Some(p) => p.clone(),
-            None => fetch_default_model(&cache_dir.map_or_else(default_cache_dir, Path::to_path_buf))?,
+            None => {
+                fetch_default_model(&cache_dir.map_or_else(default_cache_dir, Path::to_path_buf))?
+            }
         };
         let mut model = Self::load(path)?;
         if let Some(lora) = &spec.lora {
@@ -152,18 +154,30 @@ impl EmbeddedModel {
     }
 
     /// Renders `messages` with the ChatML template to token ids.
-    pub fn render_chat(&self, messages: &[ChatMessage], add_generation_prompt: bool) -> Result<Vec<u32>> {
+    pub fn render_chat(
+        &self,
+        messages: &[ChatMessage],
+        add_generation_prompt: bool,
+    ) -> Result<Vec<u32>> {
         chat::render_chatml_ids(&self.tokenizer, messages, add_generation_prompt)
     }
 
     /// Generates the assistant's reply to `messages`.
-    pub fn generate(&mut self, messages: &[ChatMessage], params: &GenerationParams) -> Result<Generation> {
+    pub fn generate(
+        &mut self,
+        messages: &[ChatMessage],
+        params: &GenerationParams,
+    ) -> Result<Generation> {
         let prompt = self.render_chat(messages, true)?;
         self.generate_from_tokens(&prompt, params)
     }
 
     /// Generates a continuation of raw prompt token ids.
-    pub fn generate_from_tokens(&mut self, prompt: &[u32], params: &GenerationParams) -> Result<Generation> {
+    pub fn generate_from_tokens(
+        &mut self,
+        prompt: &[u32],
+        params: &GenerationParams,
+    ) -> Result<Generation> {
         generate::run(
             &mut self.model,
             &mut self.cached,

@@ -254,7 +254,9 @@ impl AdapterConfig {
             return Err(unsupported("DoRA (use_dora) is not supported".into()));
         }
         if self.fan_in_fan_out {
-            return Err(unsupported("fan_in_fan_out is not supported for llama".into()));
+            return Err(unsupported(
+                "fan_in_fan_out is not supported for llama".into(),
+            ));
         }
         if self.bias.as_deref().is_some_and(|b| b != "none") {
             return Err(unsupported("only bias = \"none\" is supported".into()));
@@ -326,9 +328,17 @@ fn parse_name(path: &Path, name: &str, cfg: &LlamaConfig) -> Result<(usize, Proj
     };
     let parts: Vec<&str> = name.split('.').filter(|p| *p != "default").collect();
     let parsed = match parts.as_slice() {
-        ["base_model", "model", "model", "layers", layer, parent, proj, lora, "weight"] => {
-            Some((*layer, *parent, *proj, *lora))
-        }
+        [
+            "base_model",
+            "model",
+            "model",
+            "layers",
+            layer,
+            parent,
+            proj,
+            lora,
+            "weight",
+        ] => Some((*layer, *parent, *proj, *lora)),
         _ => None,
     };
     let Some((layer, parent, proj, lora)) = parsed else {
@@ -339,11 +349,19 @@ fn parse_name(path: &Path, name: &str, cfg: &LlamaConfig) -> Result<(usize, Proj
     let which = match lora {
         "lora_A" => 'A',
         "lora_B" => 'B',
-        other => return Err(arch_err(format!("tensor {name}: {other} is not lora_A/lora_B"))),
+        other => {
+            return Err(arch_err(format!(
+                "tensor {name}: {other} is not lora_A/lora_B"
+            )));
+        }
     };
     let proj = Projection::from_hf(proj)
         .filter(|p| p.hf_parent() == parent)
-        .ok_or_else(|| arch_err(format!("tensor {name}: {parent}.{proj} is not a llama projection")))?;
+        .ok_or_else(|| {
+            arch_err(format!(
+                "tensor {name}: {parent}.{proj} is not a llama projection"
+            ))
+        })?;
     let layer: usize = layer
         .parse()
         .map_err(|_| arch_err(format!("tensor {name}: layer {layer:?} is not a number")))?;
@@ -404,8 +422,7 @@ fn check_shape(path: &Path, name: &str, t: &Tensor, expected: &[usize]) -> Resul
 pub(crate) fn permute_rows_for_gguf(w: &Tensor, n_head: usize) -> Result<Tensor> {
     let (rows, cols) = w.dims2()?;
     let hd = rows / n_head;
-    Ok(w
-        .reshape((n_head, 2, hd / 2, cols))?
+    Ok(w.reshape((n_head, 2, hd / 2, cols))?
         .transpose(1, 2)?
         .contiguous()?
         .reshape((rows, cols))?)

@@ -68,8 +68,17 @@ impl Block {
         let mut lin = |p: Projection| -> Result<Linear> {
             Linear::new(gguf.tensor(&format!("blk.{i}.{}.weight", p.gguf_name()))?)
         };
-        let (q, k, v, o) = (lin(Projection::Q)?, lin(Projection::K)?, lin(Projection::V)?, lin(Projection::O)?);
-        let (gate, up, down) = (lin(Projection::Gate)?, lin(Projection::Up)?, lin(Projection::Down)?);
+        let (q, k, v, o) = (
+            lin(Projection::Q)?,
+            lin(Projection::K)?,
+            lin(Projection::V)?,
+            lin(Projection::O)?,
+        );
+        let (gate, up, down) = (
+            lin(Projection::Gate)?,
+            lin(Projection::Up)?,
+            lin(Projection::Down)?,
+        );
         Ok(Self {
             attn_norm: gguf.tensor_f32(&format!("blk.{i}.attn_norm.weight"))?,
             ffn_norm: gguf.tensor_f32(&format!("blk.{i}.ffn_norm.weight"))?,
@@ -222,7 +231,11 @@ impl Llama {
 
     fn norm_last(&self, x: &Tensor, seq: usize) -> Result<Tensor> {
         let last = x.narrow(1, seq - 1, 1)?.contiguous()?;
-        Ok(candle_nn::ops::rms_norm(&last, &self.norm, self.cfg.rms_eps)?)
+        Ok(candle_nn::ops::rms_norm(
+            &last,
+            &self.norm,
+            self.cfg.rms_eps,
+        )?)
     }
 }
 
@@ -245,7 +258,9 @@ fn block_forward(
 
 /// Splits a projection output `(1, seq, heads * hd)` into `(1, heads, seq, hd)`.
 fn heads(t: Tensor, n: usize, step: &Step<'_>, hd: usize) -> Result<Tensor> {
-    Ok(t.reshape((1, step.seq, n, hd))?.transpose(1, 2)?.contiguous()?)
+    Ok(t.reshape((1, step.seq, n, hd))?
+        .transpose(1, 2)?
+        .contiguous()?)
 }
 
 /// Grouped-query attention: query heads sharing a KV head are stacked along the sequence
@@ -263,9 +278,9 @@ fn attention(
     let q = heads(b.q.forward(h, s)?, cfg.n_head, step, hd)?;
     let k = heads(b.k.forward(h, s)?, cfg.n_kv_head, step, hd)?;
     let v = heads(b.v.forward(h, s)?, cfg.n_kv_head, step, hd)?;
-    let q = candle_nn::rotary_emb::rope_i(&q, step.cos, step.sin)?;
-    let k = candle_nn::rotary_emb::rope_i(&k, step.cos, step.sin)?;
-    let (k, v) = cache.append(layer, &k, &v, step.pos)?;
+    let q = f16_round(&candle_nn::rotary_emb::rope_i(&q, step.cos, step.sin)?)?;
+    let k = f16_round(&candle_nn::rotary_emb::rope_i(&k, step.cos, step.sin)?)?;
+    let (k, v) = cache.append(layer, &k, &f16_round(&v)?, step.pos)?;
     let group = cfg.n_head / cfg.n_kv_head;
     let q = q.reshape((1, cfg.n_kv_head, group * step.seq, hd))?;
     let scores = (q.matmul(&k.t()?)? * (1.0 / (hd as f64).sqrt()))?;
@@ -273,10 +288,16 @@ fn attention(
         Some(m) => scores.broadcast_add(m)?,
         None => scores,
     };
-    let probs = candle_nn::ops::softmax_last_dim(&scores)?;
+    let probs = f16_round(&candle_nn::ops::softmax_last_dim(&scores)?)?;
     let out = probs.matmul(&v)?;
-    let out = out.reshape((1, cfg.n_head, step.seq, hd))?.transpose(1, 2)?;
+    let out = out
+        .reshape((1, cfg.n_head, step.seq, hd))?
+        .transpose(1, 2)?;
     Ok(out.reshape((1, step.seq, cfg.n_embd))?)
+}
+
+fn f16_round(t: &Tensor) -> Result<Tensor> {
+    Ok(t.to_dtype(DType::F16)?.to_dtype(DType::F32)?)
 }
 
 /// `-inf` above the causal diagonal for the stacked `(group * seq, pos + seq)` score rows;
@@ -293,7 +314,11 @@ fn causal_mask(cfg: &LlamaConfig, pos: usize, seq: usize) -> Result<Option<Tenso
             data.extend((0..total).map(|j| if j > pos + i { f32::NEG_INFINITY } else { 0.0 }));
         }
     }
-    Ok(Some(Tensor::from_vec(data, (group * seq, total), &Device::Cpu)?))
+    Ok(Some(Tensor::from_vec(
+        data,
+        (group * seq, total),
+        &Device::Cpu,
+    )?))
 }
 
 impl KvCache {
@@ -311,7 +336,10 @@ impl KvCache {
         if needed <= self.capacity {
             return Ok(());
         }
-        let cap = needed.max(self.capacity * 2).max(256).min(cfg.context_length);
+        let cap = needed
+            .max(self.capacity * 2)
+            .max(256)
+            .min(cfg.context_length);
         let shape = (1, cfg.n_kv_head, cap, cfg.head_dim);
         let grow = |old: Option<&Tensor>| -> Result<Tensor> {
             let fresh = Tensor::zeros(shape, DType::F32, &Device::Cpu)?;
@@ -336,7 +364,13 @@ impl KvCache {
     }
 
     /// Writes the new keys/values at `pos` and returns views of all valid positions.
-    fn append(&mut self, layer: usize, k: &Tensor, v: &Tensor, pos: usize) -> Result<(Tensor, Tensor)> {
+    fn append(
+        &mut self,
+        layer: usize,
+        k: &Tensor,
+        v: &Tensor,
+        pos: usize,
+    ) -> Result<(Tensor, Tensor)> {
         let seq = k.dim(2)?;
         self.k[layer].slice_set(k, 2, pos)?;
         self.v[layer].slice_set(v, 2, pos)?;

@@ -38,7 +38,9 @@ impl Sampler {
             }
             r -= p;
         }
-        candidates.last().map_or_else(|| argmax(logits), |&(id, _)| id)
+        candidates
+            .last()
+            .map_or_else(|| argmax(logits), |&(id, _)| id)
     }
 }
 

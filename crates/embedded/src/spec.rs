@@ -110,7 +110,13 @@ mod tests {
     #[test]
     fn plain_embedded_is_default_model() {
         let s = EmbeddedSpec::parse("embedded").unwrap();
-        assert_eq!(s, EmbeddedSpec { model: None, lora: None });
+        assert_eq!(
+            s,
+            EmbeddedSpec {
+                model: None,
+                lora: None
+            }
+        );
     }
 
     #[test]
@@ -130,7 +136,12 @@ mod tests {
 
     #[test]
     fn round_trips_through_display() {
-        for text in ["embedded", "embedded:m.gguf", "embedded:m.gguf+lora=d@2", "embedded+lora=d@0.25"] {
+        for text in [
+            "embedded",
+            "embedded:m.gguf",
+            "embedded:m.gguf+lora=d@2",
+            "embedded+lora=d@0.25",
+        ] {
             let spec = EmbeddedSpec::parse(text).unwrap();
             assert_eq!(EmbeddedSpec::parse(&spec.to_string()).unwrap(), spec);
         }
@@ -138,7 +149,14 @@ mod tests {
 
     #[test]
     fn rejects_bad_specs() {
-        for bad in ["openai:gpt", "embedded:", "embeddedx", "embedded:m+lora=", "embedded:m+lora=d@x", "embedded:m+lora=d@inf"] {
+        for bad in [
+            "openai:gpt",
+            "embedded:",
+            "embeddedx",
+            "embedded:m+lora=",
+            "embedded:m+lora=d@x",
+            "embedded:m+lora=d@inf",
+        ] {
             assert!(EmbeddedSpec::parse(bad).is_err(), "{bad}");
         }
     }

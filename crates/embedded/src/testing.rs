@@ -88,12 +88,16 @@ pub fn tiny_llama_weights(spec: &TinyLlamaSpec) -> Result<Vec<(String, Tensor)>>
     let vocab = tiny_vocab().len();
     let kv = spec.n_embd / spec.n_head * spec.n_kv_head;
     let mut seed = spec.seed;
-    let mut mk = |name: String, shape: &[usize], scale: f32, offset: f32| -> Result<(String, Tensor)> {
-        seed += 1;
-        let n = shape.iter().product();
-        let data: Vec<f32> = pseudo_random(n, seed, scale).into_iter().map(|v| v + offset).collect();
-        Ok((name, Tensor::from_vec(data, shape, &Device::Cpu)?))
-    };
+    let mut mk =
+        |name: String, shape: &[usize], scale: f32, offset: f32| -> Result<(String, Tensor)> {
+            seed += 1;
+            let n = shape.iter().product();
+            let data: Vec<f32> = pseudo_random(n, seed, scale)
+                .into_iter()
+                .map(|v| v + offset)
+                .collect();
+            Ok((name, Tensor::from_vec(data, shape, &Device::Cpu)?))
+        };
     let e = spec.n_embd;
     let mut out = vec![
         mk("token_embd.weight".into(), &[vocab, e], 0.5, 0.0)?,
@@ -125,11 +129,19 @@ pub fn write_tiny_llama(path: &Path, spec: &TinyLlamaSpec) -> Result<()> {
 
 /// Writes `weights` (as from [`tiny_llama_weights`], possibly edited) with the metadata of
 /// `spec` and the tiny vocabulary.
-pub fn write_llama_gguf(path: &Path, spec: &TinyLlamaSpec, weights: &[(String, Tensor)]) -> Result<()> {
+pub fn write_llama_gguf(
+    path: &Path,
+    spec: &TinyLlamaSpec,
+    weights: &[(String, Tensor)],
+) -> Result<()> {
     let mut qtensors = Vec::with_capacity(weights.len());
     for (name, t) in weights {
         let is_projection = name.starts_with("blk.") && !name.ends_with("norm.weight");
-        let dtype = if is_projection { spec.projection_dtype } else { GgmlDType::F32 };
+        let dtype = if is_projection {
+            spec.projection_dtype
+        } else {
+            GgmlDType::F32
+        };
         qtensors.push((name.as_str(), QTensor::quantize(t, dtype)?));
     }
     let metadata = tiny_metadata(spec);
@@ -157,12 +169,21 @@ fn tiny_metadata(spec: &TinyLlamaSpec) -> Vec<(String, Value)> {
         ("llama.attention.head_count".into(), u32v(spec.n_head)),
         ("llama.attention.head_count_kv".into(), u32v(spec.n_kv_head)),
         ("llama.rope.freq_base".into(), Value::F32(10_000.0)),
-        ("llama.attention.layer_norm_rms_epsilon".into(), Value::F32(1e-5)),
+        (
+            "llama.attention.layer_norm_rms_epsilon".into(),
+            Value::F32(1e-5),
+        ),
         ("tokenizer.ggml.model".into(), s("gpt2")),
         ("tokenizer.ggml.pre".into(), s("smollm")),
-        ("tokenizer.ggml.tokens".into(), Value::Array(tokens.iter().map(|t| s(t)).collect())),
+        (
+            "tokenizer.ggml.tokens".into(),
+            Value::Array(tokens.iter().map(|t| s(t)).collect()),
+        ),
         ("tokenizer.ggml.token_type".into(), Value::Array(types)),
-        ("tokenizer.ggml.merges".into(), Value::Array(TINY_MERGES.iter().map(|m| s(m)).collect())),
+        (
+            "tokenizer.ggml.merges".into(),
+            Value::Array(TINY_MERGES.iter().map(|m| s(m)).collect()),
+        ),
         ("tokenizer.ggml.bos_token_id".into(), u32v(1)),
         ("tokenizer.ggml.eos_token_id".into(), u32v(2)),
     ]

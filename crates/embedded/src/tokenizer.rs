@@ -92,7 +92,11 @@ impl GgufTokenizer {
         Ok(Self {
             path: gguf.path.clone(),
             token_bytes: token_bytes_table(&tokens, &is_special),
-            ids: tokens.iter().enumerate().map(|(i, t)| (t.to_string(), i as u32)).collect(),
+            ids: tokens
+                .iter()
+                .enumerate()
+                .map(|(i, t)| (t.to_string(), i as u32))
+                .collect(),
             is_special,
             special,
             plain,
@@ -112,10 +116,12 @@ impl GgufTokenizer {
         } else {
             &self.plain
         };
-        let enc = tok.encode_fast(text, false).map_err(|e| EmbeddedError::Tokenizer {
-            path: self.path.clone(),
-            detail: format!("encoding failed: {e}"),
-        })?;
+        let enc = tok
+            .encode_fast(text, false)
+            .map_err(|e| EmbeddedError::Tokenizer {
+                path: self.path.clone(),
+                detail: format!("encoding failed: {e}"),
+            })?;
         Ok(enc.get_ids().to_vec())
     }
 

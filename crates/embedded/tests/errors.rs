@@ -14,7 +14,10 @@ fn load_err(path: &Path) -> EmbeddedError {
 fn missing_file() {
     let err = load_err(Path::new("/nonexistent/dir/model.gguf"));
     assert!(matches!(err, EmbeddedError::MissingFile { .. }), "{err}");
-    assert!(err.to_string().contains("/nonexistent/dir/model.gguf"), "{err}");
+    assert!(
+        err.to_string().contains("/nonexistent/dir/model.gguf"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -53,7 +56,10 @@ fn truncated_in_header() {
     for cut in [2, 10, 100, 2000] {
         std::fs::write(&path, &bytes[..cut]).unwrap();
         let err = load_err(&path);
-        assert!(matches!(err, EmbeddedError::Truncated { .. }), "cut at {cut}: {err}");
+        assert!(
+            matches!(err, EmbeddedError::Truncated { .. }),
+            "cut at {cut}: {err}"
+        );
     }
 }
 

@@ -22,13 +22,17 @@ fn tiny() -> (tempfile::TempDir, EmbeddedModel) {
 #[test]
 fn max_tokens_gives_length() {
     let (_d, mut model) = tiny();
-    let out = model.generate(&[ChatMessage::user("the cat")], &params(5)).unwrap();
+    let out = model
+        .generate(&[ChatMessage::user("the cat")], &params(5))
+        .unwrap();
     assert_eq!(out.completion_tokens, out.tokens.len());
     assert!(out.completion_tokens <= 5);
     if out.finish_reason == FinishReason::Length {
         assert_eq!(out.completion_tokens, 5);
     }
-    let prompt = model.render_chat(&[ChatMessage::user("the cat")], true).unwrap();
+    let prompt = model
+        .render_chat(&[ChatMessage::user("the cat")], true)
+        .unwrap();
     assert_eq!(out.prompt_tokens, prompt.len());
 }
 
@@ -62,7 +66,13 @@ fn stop_string_cuts_text() {
         return;
     };
     let cut = model
-        .generate(&msgs, &GenerationParams { stop: vec![stop.clone()], ..params(16) })
+        .generate(
+            &msgs,
+            &GenerationParams {
+                stop: vec![stop.clone()],
+                ..params(16)
+            },
+        )
         .unwrap();
     assert_eq!(cut.finish_reason, FinishReason::Stop);
     let at = full.text.find(&stop).unwrap();
@@ -81,7 +91,10 @@ fn kv_cache_reuse_matches_fresh_model() {
         ChatMessage::user("the in"),
     ];
     let from_warm = warm.generate(&second, &params(8)).unwrap();
-    let from_cold = EmbeddedModel::load(&path).unwrap().generate(&second, &params(8)).unwrap();
+    let from_cold = EmbeddedModel::load(&path)
+        .unwrap()
+        .generate(&second, &params(8))
+        .unwrap();
     assert_eq!(from_warm, from_cold);
 }
 
@@ -89,7 +102,10 @@ fn kv_cache_reuse_matches_fresh_model() {
 fn incremental_logits_match_batch_logits() {
     let (_d, path) = common::tiny_model(&TinyLlamaSpec::default());
     let tokens: Vec<u32> = (3..40).collect();
-    let batch = EmbeddedModel::load(&path).unwrap().logits_for(&tokens).unwrap();
+    let batch = EmbeddedModel::load(&path)
+        .unwrap()
+        .logits_for(&tokens)
+        .unwrap();
     let mut model = EmbeddedModel::load(&path).unwrap();
     // A prefix fills the KV cache; the full sequence then reuses it, one token at a time.
     model.logits_for(&tokens[..20]).unwrap();
@@ -97,7 +113,11 @@ fn incremental_logits_match_batch_logits() {
     for n in 21..=tokens.len() {
         last = model.logits_for(&tokens[..n]).unwrap();
     }
-    let diff = batch.iter().zip(&last).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+    let diff = batch
+        .iter()
+        .zip(&last)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max);
     assert!(diff < 1e-4, "max diff {diff}");
 }
 
@@ -117,14 +137,30 @@ fn q4_1_kernel_matches_dequantized_model() {
         }
     }
     let fpath = dir.path().join("dequantized.gguf");
-    let f32_spec = TinyLlamaSpec { projection_dtype: GgmlDType::F32, ..spec };
+    let f32_spec = TinyLlamaSpec {
+        projection_dtype: GgmlDType::F32,
+        ..spec
+    };
     apprentice_embedded::testing::write_llama_gguf(&fpath, &f32_spec, &weights).unwrap();
     let tokens: Vec<u32> = (3..30).collect();
-    let q = EmbeddedModel::load(&qpath).unwrap().logits_for(&tokens).unwrap();
-    let f = EmbeddedModel::load(&fpath).unwrap().logits_for(&tokens).unwrap();
-    let diff = q.iter().zip(&f).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+    let q = EmbeddedModel::load(&qpath)
+        .unwrap()
+        .logits_for(&tokens)
+        .unwrap();
+    let f = EmbeddedModel::load(&fpath)
+        .unwrap()
+        .logits_for(&tokens)
+        .unwrap();
+    let diff = q
+        .iter()
+        .zip(&f)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max);
     let scale = f.iter().map(|x| x.abs()).fold(0.0, f32::max);
-    assert!(diff < 0.02 * scale.max(1.0), "max diff {diff} (logit scale {scale})");
+    assert!(
+        diff < 0.02 * scale.max(1.0),
+        "max diff {diff} (logit scale {scale})"
+    );
 }
 
 #[test]
@@ -139,7 +175,9 @@ fn prompt_longer_than_context_is_an_error() {
     let err = model.generate_from_tokens(&tokens, &params(4)).unwrap_err();
     assert!(err.to_string().contains("context length"), "{err}");
     // Near the limit, generation ends with `length` instead of failing.
-    let out = model.generate_from_tokens(&tokens[..30], &params(10)).unwrap();
+    let out = model
+        .generate_from_tokens(&tokens[..30], &params(10))
+        .unwrap();
     assert_eq!(out.finish_reason, FinishReason::Length);
     assert!(out.completion_tokens <= 3);
 }
@@ -155,7 +193,8 @@ fn out_of_vocab_token_is_an_error() {
 #[test]
 fn spec_loads_model_and_adapter_scale() {
     let (_d, path) = common::tiny_model(&TinyLlamaSpec::default());
-    let spec = apprentice_embedded::EmbeddedSpec::parse(&format!("embedded:{}", path.display())).unwrap();
+    let spec =
+        apprentice_embedded::EmbeddedSpec::parse(&format!("embedded:{}", path.display())).unwrap();
     let model = EmbeddedModel::from_spec(&spec, None).unwrap();
     assert_eq!(model.config().n_layer, 2);
     assert_eq!(model.lora_scale(), 1.0);

@@ -6,7 +6,9 @@
 
 mod common;
 
-use apprentice_embedded::testing::{TinyLlamaSpec, pseudo_random, tiny_llama_weights, write_llama_gguf};
+use apprentice_embedded::testing::{
+    TinyLlamaSpec, pseudo_random, tiny_llama_weights, write_llama_gguf,
+};
 use apprentice_embedded::{EmbeddedError, EmbeddedModel, Projection};
 use candle_core::{Device, Tensor};
 use std::collections::HashMap;
@@ -39,8 +41,14 @@ fn make_adapter(spec: &TinyLlamaSpec) -> Adapter {
         for p in Projection::ALL {
             let (out, inp) = dims(spec, p);
             seed += 2;
-            let a = Tensor::from_vec(pseudo_random(R * inp, seed, 0.3), (R, inp), &Device::Cpu).unwrap();
-            let b = Tensor::from_vec(pseudo_random(out * R, seed + 1, 0.3), (out, R), &Device::Cpu).unwrap();
+            let a = Tensor::from_vec(pseudo_random(R * inp, seed, 0.3), (R, inp), &Device::Cpu)
+                .unwrap();
+            let b = Tensor::from_vec(
+                pseudo_random(out * R, seed + 1, 0.3),
+                (out, R),
+                &Device::Cpu,
+            )
+            .unwrap();
             pairs.insert((layer, p), (a, b));
         }
     }
@@ -99,7 +107,10 @@ fn merged_weights(spec: &TinyLlamaSpec, adapter: &Adapter, factor: f64) -> Vec<(
 }
 
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 fn check_against_merged(rslora: bool, scales: &[f32]) {
@@ -111,7 +122,11 @@ fn check_against_merged(rslora: bool, scales: &[f32]) {
     let base_logits = model.logits_for(&TOKENS).unwrap();
     model.load_lora(dir.path()).unwrap();
     let r = R as f64;
-    let unit = if rslora { f64::from(ALPHA) / r.sqrt() } else { f64::from(ALPHA) / r };
+    let unit = if rslora {
+        f64::from(ALPHA) / r.sqrt()
+    } else {
+        f64::from(ALPHA) / r
+    };
     for &s in scales {
         model.set_lora_scale(s);
         let ours = model.logits_for(&TOKENS).unwrap();
@@ -119,13 +134,24 @@ fn check_against_merged(rslora: bool, scales: &[f32]) {
             assert_eq!(ours, base_logits, "scale 0 must be exactly the base model");
         }
         let merged_path = dir.path().join(format!("merged-{s}.gguf"));
-        write_llama_gguf(&merged_path, &spec, &merged_weights(&spec, &adapter, unit * f64::from(s))).unwrap();
-        let expected = EmbeddedModel::load(&merged_path).unwrap().logits_for(&TOKENS).unwrap();
+        write_llama_gguf(
+            &merged_path,
+            &spec,
+            &merged_weights(&spec, &adapter, unit * f64::from(s)),
+        )
+        .unwrap();
+        let expected = EmbeddedModel::load(&merged_path)
+            .unwrap()
+            .logits_for(&TOKENS)
+            .unwrap();
         let diff = max_abs_diff(&ours, &expected);
         let spread = max_abs_diff(&expected, &base_logits);
         assert!(diff < 2e-4, "scale {s}: max |lora - merged| = {diff}");
         if s != 0.0 {
-            assert!(spread > 1e-2, "scale {s}: the adapter should change the logits ({spread})");
+            assert!(
+                spread > 1e-2,
+                "scale {s}: the adapter should change the logits ({spread})"
+            );
         }
     }
 }
@@ -169,11 +195,17 @@ fn adapter_error(edit: impl FnOnce(&mut HashMap<String, Tensor>)) -> EmbeddedErr
 fn mismatched_adapter_shape_names_the_tensor() {
     let name = Projection::Down.peft_tensor_name(1, 'A');
     let err = adapter_error(|t| {
-        t.insert(name.clone(), Tensor::zeros((R, 64), candle_core::DType::F32, &Device::Cpu).unwrap());
+        t.insert(
+            name.clone(),
+            Tensor::zeros((R, 64), candle_core::DType::F32, &Device::Cpu).unwrap(),
+        );
     });
     assert!(matches!(err, EmbeddedError::AdapterShape { .. }), "{err}");
     let msg = err.to_string();
-    assert!(msg.contains(&name) && msg.contains("[4, 64]") && msg.contains("[4, 96]"), "{msg}");
+    assert!(
+        msg.contains(&name) && msg.contains("[4, 64]") && msg.contains("[4, 96]"),
+        "{msg}"
+    );
     assert!(msg.contains("adapter_model.safetensors"), "{msg}");
 }
 
@@ -181,7 +213,10 @@ fn mismatched_adapter_shape_names_the_tensor() {
 fn rank_mismatch_between_a_and_b_is_a_shape_error() {
     let name = Projection::Q.peft_tensor_name(0, 'B');
     let err = adapter_error(|t| {
-        t.insert(name.clone(), Tensor::zeros((64, R + 1), candle_core::DType::F32, &Device::Cpu).unwrap());
+        t.insert(
+            name.clone(),
+            Tensor::zeros((64, R + 1), candle_core::DType::F32, &Device::Cpu).unwrap(),
+        );
     });
     assert!(matches!(err, EmbeddedError::AdapterShape { .. }), "{err}");
 }
@@ -190,9 +225,15 @@ fn rank_mismatch_between_a_and_b_is_a_shape_error() {
 fn adapter_for_another_architecture_is_refused() {
     let err = adapter_error(|t| {
         let a = Tensor::zeros((R, 64), candle_core::DType::F32, &Device::Cpu).unwrap();
-        t.insert("base_model.model.transformer.h.0.attn.c_attn.lora_A.weight".into(), a);
+        t.insert(
+            "base_model.model.transformer.h.0.attn.c_attn.lora_A.weight".into(),
+            a,
+        );
     });
-    assert!(matches!(err, EmbeddedError::AdapterArchitecture { .. }), "{err}");
+    assert!(
+        matches!(err, EmbeddedError::AdapterArchitecture { .. }),
+        "{err}"
+    );
     assert!(err.to_string().contains("c_attn"), "{err}");
 }
 
@@ -202,7 +243,10 @@ fn adapter_for_a_deeper_model_is_refused() {
         let a = Tensor::zeros((R, 64), candle_core::DType::F32, &Device::Cpu).unwrap();
         t.insert(Projection::V.peft_tensor_name(7, 'A'), a);
     });
-    assert!(matches!(err, EmbeddedError::AdapterArchitecture { .. }), "{err}");
+    assert!(
+        matches!(err, EmbeddedError::AdapterArchitecture { .. }),
+        "{err}"
+    );
     assert!(err.to_string().contains("layer 7"), "{err}");
 }
 
@@ -214,11 +258,17 @@ fn unsupported_options_are_refused() {
     let cfg_path = dir.path().join("adapter_config.json");
     let original = std::fs::read_to_string(&cfg_path).unwrap();
     let mut model = EmbeddedModel::load(&path).unwrap();
-    for (key, value) in [("use_dora", serde_json::json!(true)), ("target_modules", serde_json::json!(["c_attn"]))] {
+    for (key, value) in [
+        ("use_dora", serde_json::json!(true)),
+        ("target_modules", serde_json::json!(["c_attn"])),
+    ] {
         let mut cfg: serde_json::Value = serde_json::from_str(&original).unwrap();
         cfg[key] = value;
         std::fs::write(&cfg_path, cfg.to_string()).unwrap();
         let err = model.load_lora(dir.path()).unwrap_err();
-        assert!(err.to_string().contains("adapter_config.json"), "{key}: {err}");
+        assert!(
+            err.to_string().contains("adapter_config.json"),
+            "{key}: {err}"
+        );
     }
 }

@@ -29,7 +29,10 @@ fn tokenizer() -> GgufTokenizer {
 
 #[test]
 fn fixture_is_for_this_model() {
-    assert_eq!(common::parity_fixture()["model_sha256"], DEFAULT_MODEL_SHA256);
+    assert_eq!(
+        common::parity_fixture()["model_sha256"],
+        DEFAULT_MODEL_SHA256
+    );
 }
 
 #[test]
@@ -41,14 +44,20 @@ fn tokenizer_matches_llama_cpp() {
         let text = case["text"].as_str().unwrap();
         let ours = tok.encode(text, false).unwrap();
         if ours != ids(&case["ids"]) {
-            mismatches.push(format!("{text:?}: ours {ours:?} llama.cpp {:?}", ids(&case["ids"])));
+            mismatches.push(format!(
+                "{text:?}: ours {ours:?} llama.cpp {:?}",
+                ids(&case["ids"])
+            ));
         }
     }
     for case in fixture["tokenizer_special"].as_array().unwrap() {
         let text = case["text"].as_str().unwrap();
         let ours = tok.encode(text, true).unwrap();
         if ours != ids(&case["ids"]) {
-            mismatches.push(format!("special {text:?}: ours {ours:?} llama.cpp {:?}", ids(&case["ids"])));
+            mismatches.push(format!(
+                "special {text:?}: ours {ours:?} llama.cpp {:?}",
+                ids(&case["ids"])
+            ));
         }
     }
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
@@ -64,12 +73,22 @@ fn tokenizer_round_trips_bytes() {
         .iter()
         .map(|c| c["text"].as_str().unwrap().to_string())
         .collect();
-    texts.push((0u32..0x3000).filter_map(char::from_u32).filter(|c| *c != '\u{0}').step_by(7).collect());
+    texts.push(
+        (0u32..0x3000)
+            .filter_map(char::from_u32)
+            .filter(|c| *c != '\u{0}')
+            .step_by(7)
+            .collect(),
+    );
     texts.push("\u{0}\u{1}\u{7f} control bytes \u{fffd}".into());
     for text in &texts {
         for special in [false, true] {
             let ids = tok.encode(text, special).unwrap();
-            assert_eq!(tok.decode_bytes(&ids), text.as_bytes(), "{text:?} special={special}");
+            assert_eq!(
+                tok.decode_bytes(&ids),
+                text.as_bytes(),
+                "{text:?} special={special}"
+            );
         }
     }
 }
@@ -92,8 +111,14 @@ fn chat_template_matches_llama_cpp_prompt_ids() {
     let model = common::real_model();
     for case in common::parity_fixture()["prompts"].as_array().unwrap() {
         let msgs = messages(&case["messages"]);
-        assert_eq!(render_chatml(&msgs, true), case["rendered"].as_str().unwrap());
-        assert_eq!(model.render_chat(&msgs, true).unwrap(), ids(&case["prompt_ids"]));
+        assert_eq!(
+            render_chatml(&msgs, true),
+            case["rendered"].as_str().unwrap()
+        );
+        assert_eq!(
+            model.render_chat(&msgs, true).unwrap(),
+            ids(&case["prompt_ids"])
+        );
     }
 }
 
@@ -117,14 +142,31 @@ fn greedy_decoding_matches_llama_cpp() {
         let ended = expected.last().is_some_and(|t| [0, 2].contains(t));
         let want: Vec<u32> = expected[..expected.len() - usize::from(ended)].to_vec();
         let out = model
-            .generate(&msgs, &GenerationParams { max_tokens: want.len(), ..Default::default() })
+            .generate(
+                &msgs,
+                &GenerationParams {
+                    max_tokens: want.len(),
+                    ..Default::default()
+                },
+            )
             .unwrap();
         if out.tokens != want {
-            report.push(format!("{:?}\n ours  {:?}\n llama {:?}", msgs.last().unwrap().content, out.tokens, want));
+            report.push(format!(
+                "{:?}\n ours  {:?}\n llama {:?}",
+                msgs.last().unwrap().content,
+                out.tokens,
+                want
+            ));
         }
         if ended {
             let more = model
-                .generate(&msgs, &GenerationParams { max_tokens: want.len() + 4, ..Default::default() })
+                .generate(
+                    &msgs,
+                    &GenerationParams {
+                        max_tokens: want.len() + 4,
+                        ..Default::default()
+                    },
+                )
                 .unwrap();
             assert_eq!(more.finish_reason, FinishReason::Stop);
         }
@@ -141,7 +183,10 @@ fn prompt_logits_close_to_llama_cpp() {
             let id = pair[0].as_u64().unwrap() as usize;
             let want = pair[1].as_f64().unwrap() as f32;
             let got = logits[id];
-            assert!((got - want).abs() < 0.15, "token {id}: ours {got}, llama.cpp {want}");
+            assert!(
+                (got - want).abs() < 0.15,
+                "token {id}: ours {got}, llama.cpp {want}"
+            );
         }
     }
 }
@@ -151,10 +196,28 @@ fn generation_stops_and_counts() {
     let mut model = common::real_model();
     let msgs = [ChatMessage::user("Say hello.")];
     let out = model
-        .generate(&msgs, &GenerationParams { max_tokens: 64, stop: vec!["\n".into()], ..Default::default() })
+        .generate(
+            &msgs,
+            &GenerationParams {
+                max_tokens: 64,
+                stop: vec!["\n".into()],
+                ..Default::default()
+            },
+        )
         .unwrap();
     assert!(!out.text.contains('\n'));
     assert!(out.completion_tokens > 0 && out.completion_tokens <= 64);
-    let short = model.generate(&msgs, &GenerationParams { max_tokens: 2, ..Default::default() }).unwrap();
-    assert_eq!((short.completion_tokens, short.finish_reason), (2, FinishReason::Length));
+    let short = model
+        .generate(
+            &msgs,
+            &GenerationParams {
+                max_tokens: 2,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        (short.completion_tokens, short.finish_reason),
+        (2, FinishReason::Length)
+    );
 }

@@ -8,7 +8,12 @@ use apprentice_verify::{Report, ResolutionStatus, VerifyRequest, verify};
 use serde::Serialize;
 
 /// Grades `patch` for `task` in a fresh copy of its repository.
-pub async fn grade_patch(task: &Task, patch: Option<String>, factory: &dyn SandboxFactory, timeout: Duration) -> Result<Report, String> {
+pub async fn grade_patch(
+    task: &Task,
+    patch: Option<String>,
+    factory: &dyn SandboxFactory,
+    timeout: Duration,
+) -> Result<Report, String> {
     let source = task.repo_source()?;
     let sandbox = factory.create(source).await.map_err(|e| e.to_string())?;
     let mut request = VerifyRequest::new(
@@ -33,11 +38,12 @@ pub struct Validation {
 
 /// A task is valid when, without the gold patch, every FAIL_TO_PASS test fails, and with it,
 /// every FAIL_TO_PASS and PASS_TO_PASS test passes.
-pub async fn validate_task(task: &Task, factory: &dyn SandboxFactory, timeout: Duration) -> Validation {
-    let reason = match validation_problem(task, factory, timeout).await {
-        Ok(()) => None,
-        Err(reason) => Some(reason),
-    };
+pub async fn validate_task(
+    task: &Task,
+    factory: &dyn SandboxFactory,
+    timeout: Duration,
+) -> Validation {
+    let reason = validation_problem(task, factory, timeout).await.err();
     Validation {
         task: task.instance_id.clone(),
         valid: reason.is_none(),
@@ -45,7 +51,11 @@ pub async fn validate_task(task: &Task, factory: &dyn SandboxFactory, timeout: D
     }
 }
 
-async fn validation_problem(task: &Task, factory: &dyn SandboxFactory, timeout: Duration) -> Result<(), String> {
+async fn validation_problem(
+    task: &Task,
+    factory: &dyn SandboxFactory,
+    timeout: Duration,
+) -> Result<(), String> {
     if task.patch.trim().is_empty() {
         return Err("no gold patch".into());
     }
@@ -58,7 +68,10 @@ async fn validation_problem(task: &Task, factory: &dyn SandboxFactory, timeout: 
     }
     let passing: Vec<&String> = before.tests_status.fail_to_pass.success.iter().collect();
     if !passing.is_empty() {
-        return Err(format!("FAIL_TO_PASS tests pass without the fix: {}", list(&passing)));
+        return Err(format!(
+            "FAIL_TO_PASS tests pass without the fix: {}",
+            list(&passing)
+        ));
     }
     let after = grade_patch(task, Some(task.patch.clone()), factory, timeout).await?;
     if let Some(error) = &after.error {
@@ -72,14 +85,23 @@ async fn validation_problem(task: &Task, factory: &dyn SandboxFactory, timeout: 
             .iter()
             .chain(&after.tests_status.pass_to_pass.failure)
             .collect();
-        return Err(format!("with the gold patch the grade is {}; failing: {}", after.status.as_str(), list(&failing)));
+        return Err(format!(
+            "with the gold patch the grade is {}; failing: {}",
+            after.status.as_str(),
+            list(&failing)
+        ));
     }
     Ok(())
 }
 
 fn list(tests: &[&String]) -> String {
     const SHOWN: usize = 5;
-    let mut text = tests.iter().take(SHOWN).map(|t| t.as_str()).collect::<Vec<_>>().join(", ");
+    let mut text = tests
+        .iter()
+        .take(SHOWN)
+        .map(|t| t.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
     if tests.len() > SHOWN {
         text.push_str(&format!(" and {} more", tests.len() - SHOWN));
     }

@@ -60,13 +60,23 @@ enum AttemptError {
 impl Harness {
     /// Runs every task of `tasks` not yet final in `run_id`, `workers` at a time, calling
     /// `on_episode` as each ends.
-    pub async fn run(&self, run_id: &str, tasks: Vec<Task>, on_episode: &(dyn Fn(EpisodeReport) + Sync)) -> Result<(), apprentice_store::StoreError> {
+    pub async fn run(
+        &self,
+        run_id: &str,
+        tasks: Vec<Task>,
+        on_episode: &(dyn Fn(EpisodeReport) + Sync),
+    ) -> Result<(), apprentice_store::StoreError> {
         let interrupted = self.store.interrupt_running(run_id).await?;
         if interrupted > 0 {
-            tracing::info!("marked {interrupted} unfinished attempt(s) of run {run_id} as interrupted");
+            tracing::info!(
+                "marked {interrupted} unfinished attempt(s) of run {run_id} as interrupted"
+            );
         }
         let done = self.store.final_tasks(run_id).await?;
-        let pending: Vec<Task> = tasks.into_iter().filter(|t| !done.contains(&t.instance_id)).collect();
+        let pending: Vec<Task> = tasks
+            .into_iter()
+            .filter(|t| !done.contains(&t.instance_id))
+            .collect();
         let workers = self.config.workers.max(1);
         let mut results = futures::stream::iter(pending)
             .map(|task| async move { self.run_task(run_id, &task).await })
@@ -77,19 +87,27 @@ impl Harness {
         Ok(())
     }
 
-    async fn run_task(&self, run_id: &str, task: &Task) -> Result<EpisodeReport, apprentice_store::StoreError> {
+    async fn run_task(
+        &self,
+        run_id: &str,
+        task: &Task,
+    ) -> Result<EpisodeReport, apprentice_store::StoreError> {
         let mut last_error = String::new();
         for attempt in 1..=self.config.max_attempts.max(1) {
             let episode = self.store.start_episode(run_id, &task.instance_id).await?;
             match self.attempt(task, episode).await {
                 Ok(report) => return Ok(report),
                 Err(AttemptError::Agent(error)) => {
-                    self.store.fail_episode(episode, status::AGENT_ERROR, &error).await?;
+                    self.store
+                        .fail_episode(episode, status::AGENT_ERROR, &error)
+                        .await?;
                     return Ok(report(task, status::AGENT_ERROR, None, error));
                 }
                 Err(AttemptError::Infrastructure(error)) => {
                     tracing::warn!("{}: attempt {attempt} failed: {error}", task.instance_id);
-                    self.store.fail_episode(episode, status::INFRA_ERROR, &error).await?;
+                    self.store
+                        .fail_episode(episode, status::INFRA_ERROR, &error)
+                        .await?;
                     last_error = error;
                     tokio::time::sleep(Duration::from_millis(500 * attempt as u64)).await;
                 }
@@ -105,8 +123,14 @@ impl Harness {
             .create(source)
             .await
             .map_err(|e| AttemptError::Infrastructure(format!("sandbox: {e}")))?;
-        let mut policy = self.policy.build(task).map_err(|e| AttemptError::Agent(e.to_string()))?;
-        let mut supervisor = self.supervisor.build(task).map_err(|e| AttemptError::Agent(e.to_string()))?;
+        let mut policy = self
+            .policy
+            .build(task)
+            .map_err(|e| AttemptError::Agent(e.to_string()))?;
+        let mut supervisor = self
+            .supervisor
+            .build(task)
+            .map_err(|e| AttemptError::Agent(e.to_string()))?;
         let mut recorder = self.store.recorder(episode);
         let supervisor: Option<&mut dyn apprentice_core::Supervisor> = match supervisor.as_mut() {
             Some(s) => Some(s.as_mut()),
@@ -122,17 +146,31 @@ impl Harness {
         )
         .await
         .map_err(|e| {
-            if e.is_infrastructure() { AttemptError::Infrastructure(e.to_string()) } else { AttemptError::Agent(e.to_string()) }
+            if e.is_infrastructure() {
+                AttemptError::Infrastructure(e.to_string())
+            } else {
+                AttemptError::Agent(e.to_string())
+            }
         })?;
         drop(sandbox);
         self.grade(task, episode, &summary).await
     }
 
-    async fn grade(&self, task: &Task, episode: i64, summary: &EpisodeSummary) -> Result<EpisodeReport, AttemptError> {
+    async fn grade(
+        &self,
+        task: &Task,
+        episode: i64,
+        summary: &EpisodeSummary,
+    ) -> Result<EpisodeReport, AttemptError> {
         let timeout = Duration::from_secs(self.config.test_timeout_seconds);
-        let verdict = grade_patch(task, Some(summary.patch.clone()), self.factory.as_ref(), timeout)
-            .await
-            .map_err(AttemptError::Infrastructure)?;
+        let verdict = grade_patch(
+            task,
+            Some(summary.patch.clone()),
+            self.factory.as_ref(),
+            timeout,
+        )
+        .await
+        .map_err(AttemptError::Infrastructure)?;
         let grade = verdict.status.as_str().to_string();
         let outcome = EpisodeOutcome {
             summary,
@@ -159,7 +197,12 @@ impl Harness {
     }
 }
 
-fn report(task: &Task, status: &str, summary: Option<&EpisodeSummary>, detail: String) -> EpisodeReport {
+fn report(
+    task: &Task,
+    status: &str,
+    summary: Option<&EpisodeSummary>,
+    detail: String,
+) -> EpisodeReport {
     EpisodeReport {
         task: task.instance_id.clone(),
         status: status.to_string(),

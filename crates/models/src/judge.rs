@@ -42,12 +42,18 @@ pub struct LlmSupervisor {
 impl LlmSupervisor {
     pub fn anthropic(model: &str, base_url: Option<&str>, api_key: String) -> Result<Self, String> {
         let client = AnthropicClient::new(model, base_url, api_key).map_err(|e| e.to_string())?;
-        Ok(Self::with_client(format!("anthropic:{model}"), Box::new(client)))
+        Ok(Self::with_client(
+            format!("anthropic:{model}"),
+            Box::new(client),
+        ))
     }
 
     pub fn openai(model: &str, base_url: &str, api_key: Option<String>) -> Result<Self, String> {
         let client = OpenAiClient::new(model, base_url, api_key).map_err(|e| e.to_string())?;
-        Ok(Self::with_client(format!("openai:{model}@{base_url}"), Box::new(client)))
+        Ok(Self::with_client(
+            format!("openai:{model}@{base_url}"),
+            Box::new(client),
+        ))
     }
 
     fn with_client(name: String, client: Box<dyn ChatClient>) -> Self {
@@ -65,24 +71,42 @@ impl LlmSupervisor {
 
 /// The user message: issue, recent turns, the proposal, and why we ask.
 fn review_prompt(review: &Review<'_>) -> String {
-    let mut prompt = format!("<issue>\n{}\n</issue>\n\n<trajectory>\n", neutralize(review.task.problem_statement.trim()));
-    let turns: Vec<&[Message]> = review.messages.get(2..).unwrap_or_default().chunks(2).collect();
+    let mut prompt = format!(
+        "<issue>\n{}\n</issue>\n\n<trajectory>\n",
+        neutralize(review.task.problem_statement.trim())
+    );
+    let turns: Vec<&[Message]> = review
+        .messages
+        .get(2..)
+        .unwrap_or_default()
+        .chunks(2)
+        .collect();
     let skipped = turns.len().saturating_sub(RECENT_TURNS);
     if skipped > 0 {
         prompt.push_str(&format!("({skipped} earlier steps omitted)\n"));
     }
     for (i, turn) in turns.iter().enumerate().skip(skipped) {
         for message in *turn {
-            let label = if message.role == Role::Assistant { "agent" } else { "result" };
+            let label = if message.role == Role::Assistant {
+                "agent"
+            } else {
+                "result"
+            };
             let text: String = message.content.chars().take(OBSERVATION_CHARS).collect();
-            prompt.push_str(&format!("[step {} {label}]\n{}\n", i + 1, neutralize(&text)));
+            prompt.push_str(&format!(
+                "[step {} {label}]\n{}\n",
+                i + 1,
+                neutralize(&text)
+            ));
         }
     }
     prompt.push_str("</trajectory>\n\n<proposed_action>\n");
     prompt.push_str(&neutralize(review.proposal_text.trim()));
     prompt.push_str("\n</proposed_action>\n");
     if let Trigger::Stuck(why) = &review.trigger {
-        prompt.push_str(&format!("\nYou are asked because the agent looks stuck: {why}. Consider a hint.\n"));
+        prompt.push_str(&format!(
+            "\nYou are asked because the agent looks stuck: {why}. Consider a hint.\n"
+        ));
     }
     prompt
 }
@@ -101,21 +125,30 @@ pub fn parse_judgement(reply: &str) -> Result<Verdict, String> {
             .unwrap_or(rest.len());
         Some(rest[..end].trim().to_string())
     };
-    let verdict = field("VERDICT").ok_or_else(|| format!("no VERDICT line in the supervisor's reply: {:.200}", reply))?;
+    let verdict = field("VERDICT")
+        .ok_or_else(|| format!("no VERDICT line in the supervisor's reply: {:.200}", reply))?;
     let reason = field("REASON").unwrap_or_default();
-    let word = verdict.trim_matches(|c: char| !c.is_ascii_alphabetic()).to_ascii_lowercase();
+    let word = verdict
+        .trim_matches(|c: char| !c.is_ascii_alphabetic())
+        .to_ascii_lowercase();
     match word.as_str() {
         "approve" => Ok(Verdict::Approve),
         "reject" => Ok(Verdict::Reject { reason }),
         "hint" => Ok(Verdict::Hint { text: reason }),
         "revise" => {
-            let action = field("ACTION").and_then(|a| parse_tool_call(&a, &ToolCatalog::standard()).ok());
+            let action =
+                field("ACTION").and_then(|a| parse_tool_call(&a, &ToolCatalog::standard()).ok());
             Ok(match action {
-                Some(parsed) => Verdict::Revise { action: parsed.call, reason },
+                Some(parsed) => Verdict::Revise {
+                    action: parsed.call,
+                    reason,
+                },
                 None => Verdict::Reject { reason },
             })
         }
-        other => Err(format!("unknown verdict `{other}` in the supervisor's reply")),
+        other => Err(format!(
+            "unknown verdict `{other}` in the supervisor's reply"
+        )),
     }
 }
 
@@ -127,7 +160,11 @@ impl Supervisor for LlmSupervisor {
 
     async fn review(&mut self, review: &Review<'_>) -> Result<Judgement, ModelError> {
         let messages = [ChatMessage::user(review_prompt(review))];
-        let reply = self.client.chat(JUDGE_SYSTEM_PROMPT, &messages, &self.options).await.map_err(model_error)?;
+        let reply = self
+            .client
+            .chat(JUDGE_SYSTEM_PROMPT, &messages, &self.options)
+            .await
+            .map_err(model_error)?;
         let verdict = parse_judgement(&reply.text).map_err(ModelError::fatal)?;
         Ok(Judgement {
             verdict,
@@ -136,7 +173,8 @@ impl Supervisor for LlmSupervisor {
     }
 
     fn max_call_cost(&self, prompt_chars: usize) -> f64 {
-        let chars = prompt_chars.min(RECENT_TURNS * 2 * OBSERVATION_CHARS + 8000) + JUDGE_SYSTEM_PROMPT.len();
+        let chars = prompt_chars.min(RECENT_TURNS * 2 * OBSERVATION_CHARS + 8000)
+            + JUDGE_SYSTEM_PROMPT.len();
         max_cost(self.client.model(), chars, self.options.max_tokens)
     }
 }
@@ -147,10 +185,15 @@ mod tests {
 
     #[test]
     fn verdicts_parse_from_strict_and_sloppy_replies() {
-        assert_eq!(parse_judgement("VERDICT: approve\nREASON: fine").unwrap(), Verdict::Approve);
+        assert_eq!(
+            parse_judgement("VERDICT: approve\nREASON: fine").unwrap(),
+            Verdict::Approve
+        );
         assert_eq!(
             parse_judgement("Sure.\nverdict: **Reject**\nreason: edits the tests").unwrap(),
-            Verdict::Reject { reason: "edits the tests".into() }
+            Verdict::Reject {
+                reason: "edits the tests".into()
+            }
         );
         let revise = "VERDICT: revise\nREASON: wrong sign\nACTION: <tool_call>\n<function=str_replace>\n<parameter=path>\na.py\n</parameter>\n<parameter=old_str>\na - b\n</parameter>\n<parameter=new_str>\na + b\n</parameter>\n</function>\n</tool_call>";
         match parse_judgement(revise).unwrap() {

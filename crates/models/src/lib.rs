@@ -27,7 +27,11 @@ pub use scripted::ScriptedPolicy;
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SpecError {
     #[error("unknown {kind} `{spec}`: {hint}")]
-    Unknown { kind: &'static str, spec: String, hint: String },
+    Unknown {
+        kind: &'static str,
+        spec: String,
+        hint: String,
+    },
     #[error("{0}")]
     Invalid(String),
 }
@@ -69,8 +73,14 @@ impl std::str::FromStr for PolicySpec {
 pub enum SupervisorSpec {
     None,
     Oracle,
-    Anthropic { model: String, base_url: Option<String> },
-    OpenAi { model: String, base_url: String },
+    Anthropic {
+        model: String,
+        base_url: Option<String>,
+    },
+    OpenAi {
+        model: String,
+        base_url: String,
+    },
 }
 
 impl std::str::FromStr for SupervisorSpec {
@@ -93,7 +103,11 @@ impl std::str::FromStr for SupervisorSpec {
             "anthropic" => Ok(SupervisorSpec::Anthropic { model, base_url }),
             "openai" => Ok(SupervisorSpec::OpenAi {
                 model,
-                base_url: base_url.ok_or_else(|| SpecError::Invalid(format!("`{spec}`: openai supervisors need a server URL after @")))?,
+                base_url: base_url.ok_or_else(|| {
+                    SpecError::Invalid(format!(
+                        "`{spec}`: openai supervisors need a server URL after @"
+                    ))
+                })?,
             }),
             _ => Err(unknown()),
         }
@@ -103,10 +117,14 @@ impl std::str::FromStr for SupervisorSpec {
 /// Splits `MODEL@URL`; the model may itself contain `@` (Vertex ids), so the URL starts at the
 /// last `@` followed by a scheme.
 fn model_at_url(spec: &str, rest: &str) -> Result<(String, Option<String>), SpecError> {
-    let split = rest.rfind("@http").map(|at| (&rest[..at], Some(rest[at + 1..].to_string())));
+    let split = rest
+        .rfind("@http")
+        .map(|at| (&rest[..at], Some(rest[at + 1..].to_string())));
     let (model, url) = split.unwrap_or((rest, None));
     if model.is_empty() {
-        return Err(SpecError::Invalid(format!("`{spec}`: the model name is empty")));
+        return Err(SpecError::Invalid(format!(
+            "`{spec}`: the model name is empty"
+        )));
     }
     Ok((model.to_string(), url))
 }
@@ -115,11 +133,19 @@ impl PolicySpec {
     /// Builds the policy for one episode of `task`.
     pub fn build(&self, task: &Task) -> Result<Box<dyn Policy>, SpecError> {
         match self {
-            PolicySpec::ScriptedGold => Ok(Box::new(ScriptedPolicy::gold(task).map_err(SpecError::Invalid)?)),
-            PolicySpec::ScriptedFile(path) => Ok(Box::new(ScriptedPolicy::from_file(path).map_err(SpecError::Invalid)?)),
+            PolicySpec::ScriptedGold => Ok(Box::new(
+                ScriptedPolicy::gold(task).map_err(SpecError::Invalid)?,
+            )),
+            PolicySpec::ScriptedFile(path) => Ok(Box::new(
+                ScriptedPolicy::from_file(path).map_err(SpecError::Invalid)?,
+            )),
             PolicySpec::OpenAi { model, base_url } => {
-                let key = std::env::var("OPENAI_API_KEY").ok().filter(|k| !k.is_empty());
-                Ok(Box::new(RemotePolicy::openai(model, base_url, key).map_err(SpecError::Invalid)?))
+                let key = std::env::var("OPENAI_API_KEY")
+                    .ok()
+                    .filter(|k| !k.is_empty());
+                Ok(Box::new(
+                    RemotePolicy::openai(model, base_url, key).map_err(SpecError::Invalid)?,
+                ))
             }
         }
     }
@@ -130,16 +156,28 @@ impl SupervisorSpec {
     pub fn build(&self, task: &Task) -> Result<Option<Box<dyn Supervisor>>, SpecError> {
         let supervisor: Box<dyn Supervisor> = match self {
             SupervisorSpec::None => return Ok(None),
-            SupervisorSpec::Oracle => Box::new(OracleSupervisor::new(task).map_err(SpecError::Invalid)?),
+            SupervisorSpec::Oracle => {
+                Box::new(OracleSupervisor::new(task).map_err(SpecError::Invalid)?)
+            }
             SupervisorSpec::Anthropic { model, base_url } => {
                 let key = std::env::var("ANTHROPIC_API_KEY")
                     .ok()
                     .filter(|k| !k.is_empty())
-                    .ok_or_else(|| SpecError::Invalid("the anthropic supervisor needs ANTHROPIC_API_KEY in the environment".into()))?;
-                Box::new(LlmSupervisor::anthropic(model, base_url.as_deref(), key).map_err(SpecError::Invalid)?)
+                    .ok_or_else(|| {
+                        SpecError::Invalid(
+                            "the anthropic supervisor needs ANTHROPIC_API_KEY in the environment"
+                                .into(),
+                        )
+                    })?;
+                Box::new(
+                    LlmSupervisor::anthropic(model, base_url.as_deref(), key)
+                        .map_err(SpecError::Invalid)?,
+                )
             }
             SupervisorSpec::OpenAi { model, base_url } => {
-                let key = std::env::var("OPENAI_API_KEY").ok().filter(|k| !k.is_empty());
+                let key = std::env::var("OPENAI_API_KEY")
+                    .ok()
+                    .filter(|k| !k.is_empty());
                 Box::new(LlmSupervisor::openai(model, base_url, key).map_err(SpecError::Invalid)?)
             }
         };
@@ -153,14 +191,27 @@ mod tests {
 
     #[test]
     fn spec_strings_parse_and_bad_ones_say_what_was_expected() {
-        assert_eq!("scripted:gold".parse::<PolicySpec>().unwrap(), PolicySpec::ScriptedGold);
         assert_eq!(
-            "openai:qwen@http://127.0.0.1:8000/v1".parse::<PolicySpec>().unwrap(),
-            PolicySpec::OpenAi { model: "qwen".into(), base_url: "http://127.0.0.1:8000/v1".into() }
+            "scripted:gold".parse::<PolicySpec>().unwrap(),
+            PolicySpec::ScriptedGold
         );
         assert_eq!(
-            "anthropic:claude-opus-4@20250514".parse::<SupervisorSpec>().unwrap(),
-            SupervisorSpec::Anthropic { model: "claude-opus-4@20250514".into(), base_url: None }
+            "openai:qwen@http://127.0.0.1:8000/v1"
+                .parse::<PolicySpec>()
+                .unwrap(),
+            PolicySpec::OpenAi {
+                model: "qwen".into(),
+                base_url: "http://127.0.0.1:8000/v1".into()
+            }
+        );
+        assert_eq!(
+            "anthropic:claude-opus-4@20250514"
+                .parse::<SupervisorSpec>()
+                .unwrap(),
+            SupervisorSpec::Anthropic {
+                model: "claude-opus-4@20250514".into(),
+                base_url: None
+            }
         );
         let err = "gpt".parse::<PolicySpec>().unwrap_err().to_string();
         assert!(err.contains("scripted:gold"), "{err}");

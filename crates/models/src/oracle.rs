@@ -16,7 +16,15 @@ use async_trait::async_trait;
 use similar::{DiffTag, TextDiff};
 
 /// Shell commands that throw work away or rewrite history; never needed to fix an issue.
-const DESTRUCTIVE: &[&str] = &["git checkout", "git reset", "git stash", "git clean", "git restore", "rm -rf", "rm -r "];
+const DESTRUCTIVE: &[&str] = &[
+    "git checkout",
+    "git reset",
+    "git stash",
+    "git clean",
+    "git restore",
+    "rm -rf",
+    "rm -r ",
+];
 
 #[derive(Debug)]
 pub struct OracleSupervisor {
@@ -27,15 +35,26 @@ pub struct OracleSupervisor {
 
 impl OracleSupervisor {
     pub fn new(task: &Task) -> Result<Self, String> {
-        let gold = Patch::parse(&task.patch).map_err(|e| format!("task `{}`: gold patch: {e}", task.instance_id))?;
+        let gold = Patch::parse(&task.patch)
+            .map_err(|e| format!("task `{}`: gold patch: {e}", task.instance_id))?;
         if gold.is_empty() {
-            return Err(format!("the oracle supervisor needs a gold patch, and task `{}` has none", task.instance_id));
+            return Err(format!(
+                "the oracle supervisor needs a gold patch, and task `{}` has none",
+                task.instance_id
+            ));
         }
-        Ok(OracleSupervisor { gold, targets: HashMap::new() })
+        Ok(OracleSupervisor {
+            gold,
+            targets: HashMap::new(),
+        })
     }
 
     fn gold_files(&self) -> Vec<String> {
-        self.gold.files.iter().map(|f| f.path().to_string()).collect()
+        self.gold
+            .files
+            .iter()
+            .map(|f| f.path().to_string())
+            .collect()
     }
 
     /// The file as the gold patch leaves it.
@@ -49,8 +68,13 @@ impl OracleSupervisor {
             .iter()
             .find(|f| f.path() == path)
             .ok_or_else(|| ModelError::fatal(format!("`{path}` is not in the gold patch")))?;
-        let base = if file.is_creation() { String::new() } else { base_version(path, sandbox).await? };
-        let target = apprentice_patch::apply_file(&base, file).map_err(|e| ModelError::fatal(format!("gold patch does not apply: {e}")))?;
+        let base = if file.is_creation() {
+            String::new()
+        } else {
+            base_version(path, sandbox).await?
+        };
+        let target = apprentice_patch::apply_file(&base, file)
+            .map_err(|e| ModelError::fatal(format!("gold patch does not apply: {e}")))?;
         self.targets.insert(path.to_string(), target.clone());
         Ok(target)
     }
@@ -62,7 +86,12 @@ impl OracleSupervisor {
         }
     }
 
-    async fn judge_edit(&mut self, path: &str, after: Option<String>, sandbox: &dyn Sandbox) -> Result<Verdict, ModelError> {
+    async fn judge_edit(
+        &mut self,
+        path: &str,
+        after: Option<String>,
+        sandbox: &dyn Sandbox,
+    ) -> Result<Verdict, ModelError> {
         if is_test_path(path) {
             return Ok(Verdict::Reject {
                 reason: "Do not edit the tests; the tests that check this issue are hidden. Change the source code.".into(),
@@ -70,7 +99,10 @@ impl OracleSupervisor {
         }
         if !self.gold_files().iter().any(|g| g == path) {
             return Ok(Verdict::Reject {
-                reason: format!("`{path}` does not need to change to fix this issue. Look at {}.", quoted(&self.gold_files())),
+                reason: format!(
+                    "`{path}` does not need to change to fix this issue. Look at {}.",
+                    quoted(&self.gold_files())
+                ),
             });
         }
         let target = self.target(path, sandbox).await?;
@@ -82,17 +114,29 @@ impl OracleSupervisor {
         if distance(&after, &target) < distance(&current, &target) {
             return Ok(Verdict::Approve);
         }
-        Ok(self.revision(path, &current, &target, "This edit does not move the code toward a fix.").await)
+        Ok(self
+            .revision(
+                path,
+                &current,
+                &target,
+                "This edit does not move the code toward a fix.",
+            )
+            .await)
     }
 
     /// A `str_replace` that makes the first needed change in `path`.
     async fn revision(&self, path: &str, current: &str, target: &str, why: &str) -> Verdict {
         match next_edit(current, target) {
             Some((old, new)) => Verdict::Revise {
-                action: ToolCall::new("str_replace").arg("path", path).arg("old_str", old).arg("new_str", new),
+                action: ToolCall::new("str_replace")
+                    .arg("path", path)
+                    .arg("old_str", old)
+                    .arg("new_str", new),
                 reason: format!("{why} Make this change in `{path}` instead."),
             },
-            None => Verdict::Reject { reason: format!("{why} Look again at `{path}`.") },
+            None => Verdict::Reject {
+                reason: format!("{why} Look again at `{path}`."),
+            },
         }
     }
 
@@ -118,24 +162,36 @@ impl OracleSupervisor {
                 None => format!("`{}`", f.path()),
             })
             .collect();
-        Verdict::Hint { text: format!("The problem is in {}.", places.join(" and ")) }
+        Verdict::Hint {
+            text: format!("The problem is in {}.", places.join(" and ")),
+        }
     }
 }
 
 async fn base_version(path: &str, sandbox: &dyn Sandbox) -> Result<String, ModelError> {
     let quoted_path = format!("'{}'", path.replace('\'', r"'\''"));
     let out = sandbox
-        .exec(&format!("git show HEAD:{quoted_path}"), Duration::from_secs(30))
+        .exec(
+            &format!("git show HEAD:{quoted_path}"),
+            Duration::from_secs(30),
+        )
         .await
         .map_err(|e| ModelError::infrastructure(e.to_string()))?;
     if !out.success() {
-        return Err(ModelError::fatal(format!("cannot read the base version of `{path}`: {}", out.output.trim())));
+        return Err(ModelError::fatal(format!(
+            "cannot read the base version of `{path}`: {}",
+            out.output.trim()
+        )));
     }
     Ok(out.output)
 }
 
 fn quoted(paths: &[String]) -> String {
-    paths.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(" and ")
+    paths
+        .iter()
+        .map(|p| format!("`{p}`"))
+        .collect::<Vec<_>>()
+        .join(" and ")
 }
 
 /// Lines that differ between two texts (inserted plus deleted), ignoring trailing spaces.
@@ -150,7 +206,11 @@ fn distance(a: &str, b: &str) -> usize {
 }
 
 fn normalise(text: &str) -> String {
-    text.lines().map(str::trim_end).collect::<Vec<_>>().join("\n") + "\n"
+    text.lines()
+        .map(str::trim_end)
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
 }
 
 /// The first differing block between `current` and `target`, widened with context lines until
@@ -163,7 +223,9 @@ fn next_edit(current: &str, target: &str) -> Option<(String, String)> {
     let (old_range, new_range) = (op.old_range(), op.new_range());
     for context in 0..old_lines.len().max(1) {
         let before = context.min(old_range.start).min(new_range.start);
-        let after = context.min(old_lines.len() - old_range.end).min(new_lines.len() - new_range.end);
+        let after = context
+            .min(old_lines.len() - old_range.end)
+            .min(new_lines.len() - new_range.end);
         let old: String = old_lines[old_range.start - before..old_range.end + after].concat();
         let new: String = new_lines[new_range.start - before..new_range.end + after].concat();
         if !old.is_empty() && current.matches(&old).count() == 1 {
@@ -181,7 +243,8 @@ async fn after_edit(call: &ToolCall, sandbox: &dyn Sandbox) -> Option<String> {
         "str_replace" => {
             let current = String::from_utf8(sandbox.read_file(path).await.ok()?).ok()?;
             let old = call.get("old_str")?;
-            (!old.is_empty() && current.matches(old).count() == 1).then(|| current.replacen(old, call.get("new_str").unwrap_or_default(), 1))
+            (!old.is_empty() && current.matches(old).count() == 1)
+                .then(|| current.replacen(old, call.get("new_str").unwrap_or_default(), 1))
         }
         _ => None,
     }

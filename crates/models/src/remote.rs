@@ -70,8 +70,16 @@ impl Policy for RemotePolicy {
         self.name.clone()
     }
 
-    async fn propose(&mut self, _task: &Task, messages: &[Message]) -> Result<Completion, ModelError> {
-        let completion = self.client.chat("", &to_chat(messages), &self.options).await.map_err(model_error)?;
+    async fn propose(
+        &mut self,
+        _task: &Task,
+        messages: &[Message],
+    ) -> Result<Completion, ModelError> {
+        let completion = self
+            .client
+            .chat("", &to_chat(messages), &self.options)
+            .await
+            .map_err(model_error)?;
         Ok(Completion {
             usage: usage(self.client.model(), &completion.usage),
             text: completion.text,

@@ -28,9 +28,13 @@ impl ScriptedPolicy {
     /// The gold patch as the tool calls a careful agent would make: view each file, one
     /// `str_replace` per hunk (or `create` for new files), then `submit`.
     pub fn gold(task: &Task) -> Result<Self, String> {
-        let patch = Patch::parse(&task.patch).map_err(|e| format!("task `{}`: gold patch: {e}", task.instance_id))?;
+        let patch = Patch::parse(&task.patch)
+            .map_err(|e| format!("task `{}`: gold patch: {e}", task.instance_id))?;
         if patch.is_empty() {
-            return Err(format!("task `{}` has no gold patch to replay", task.instance_id));
+            return Err(format!(
+                "task `{}` has no gold patch to replay",
+                task.instance_id
+            ));
         }
         let catalog = ToolCatalog::standard();
         let replies = patch
@@ -47,18 +51,28 @@ impl ScriptedPolicy {
     pub fn from_file(path: &Path) -> Result<Self, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let replies = parse_script(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-        Ok(ScriptedPolicy::new(format!("scripted:{}", path.display()), replies))
+        Ok(ScriptedPolicy::new(
+            format!("scripted:{}", path.display()),
+            replies,
+        ))
     }
 }
 
 fn calls_for_file(file: &FilePatch) -> Vec<ToolCall> {
     let path = file.path().to_string();
     if file.is_deletion() {
-        return vec![ToolCall::new("bash").arg("command", format!("git rm -q -- '{}'", path.replace('\'', r"'\''")))];
+        return vec![ToolCall::new("bash").arg(
+            "command",
+            format!("git rm -q -- '{}'", path.replace('\'', r"'\''")),
+        )];
     }
     if file.is_creation() {
         let content: String = file.hunks.iter().map(|h| h.new_text()).collect();
-        return vec![ToolCall::new("create").arg("path", &path).arg("content", content)];
+        return vec![
+            ToolCall::new("create")
+                .arg("path", &path)
+                .arg("content", content),
+        ];
     }
     let view = ToolCall::new("view").arg("path", &path);
     let edits = file.hunks.iter().map(|hunk| {
@@ -79,7 +93,8 @@ enum ScriptLine {
 
 fn parse_script(text: &str) -> Result<Vec<String>, String> {
     if text.trim_start().starts_with('[') {
-        let lines: Vec<ScriptLine> = serde_json::from_str(text).map_err(|e| format!("not a JSON array of replies: {e}"))?;
+        let lines: Vec<ScriptLine> =
+            serde_json::from_str(text).map_err(|e| format!("not a JSON array of replies: {e}"))?;
         return Ok(lines.into_iter().map(ScriptLine::into_text).collect());
     }
     text.lines()
@@ -88,7 +103,12 @@ fn parse_script(text: &str) -> Result<Vec<String>, String> {
         .map(|(i, line)| {
             serde_json::from_str::<ScriptLine>(line)
                 .map(ScriptLine::into_text)
-                .map_err(|e| format!("line {}: expected {{\"text\": ...}} or a JSON string ({e})", i + 1))
+                .map_err(|e| {
+                    format!(
+                        "line {}: expected {{\"text\": ...}} or a JSON string ({e})",
+                        i + 1
+                    )
+                })
         })
         .collect()
 }
@@ -107,7 +127,11 @@ impl Policy for ScriptedPolicy {
         self.name.clone()
     }
 
-    async fn propose(&mut self, _task: &Task, _messages: &[Message]) -> Result<Completion, ModelError> {
+    async fn propose(
+        &mut self,
+        _task: &Task,
+        _messages: &[Message],
+    ) -> Result<Completion, ModelError> {
         let text = self
             .replies
             .pop_front()
@@ -126,7 +150,14 @@ mod tests {
     #[test]
     fn scripts_come_as_arrays_or_json_lines_with_errors_by_line() {
         assert_eq!(parse_script(r#"["a", {"text": "b"}]"#).unwrap(), ["a", "b"]);
-        assert_eq!(parse_script("{\"text\": \"a\"}\n\n\"b\"\n").unwrap(), ["a", "b"]);
-        assert!(parse_script("{\"text\": 1}\nnope").unwrap_err().contains("line 1"));
+        assert_eq!(
+            parse_script("{\"text\": \"a\"}\n\n\"b\"\n").unwrap(),
+            ["a", "b"]
+        );
+        assert!(
+            parse_script("{\"text\": 1}\nnope")
+                .unwrap_err()
+                .contains("line 1")
+        );
     }
 }

@@ -12,11 +12,12 @@ pub fn apply_file(original: &str, file: &FilePatch) -> Result<String, PatchError
         let old_lines: Vec<String> = hunk.old_text().lines().map(str::to_string).collect();
         let new_lines: Vec<String> = hunk.new_text().lines().map(str::to_string).collect();
         let expected = (hunk.old_start as isize - 1 + offset).max(0) as usize;
-        let at = find_block(&lines, &old_lines, expected).ok_or_else(|| PatchError::HunkMismatch {
-            path: file.path().to_string(),
-            hunk: index + 1,
-            near: hunk.old_start,
-        })?;
+        let at =
+            find_block(&lines, &old_lines, expected).ok_or_else(|| PatchError::HunkMismatch {
+                path: file.path().to_string(),
+                hunk: index + 1,
+                near: hunk.old_start,
+            })?;
         lines.splice(at..at + old_lines.len(), new_lines.iter().cloned());
         offset += new_lines.len() as isize - old_lines.len() as isize;
     }
@@ -34,7 +35,12 @@ fn find_block(haystack: &[String], needle: &[String], expected: usize) -> Option
     let last_start = haystack.len().checked_sub(needle.len())?;
     let matches_at = |start: usize| haystack[start..start + needle.len()] == *needle;
     (0..=last_start.max(expected))
-        .flat_map(|distance| [expected.checked_sub(distance), expected.checked_add(distance)])
+        .flat_map(|distance| {
+            [
+                expected.checked_sub(distance),
+                expected.checked_add(distance),
+            ]
+        })
         .flatten()
         .filter(|&start| start <= last_start)
         .find(|&start| matches_at(start))
@@ -66,6 +72,13 @@ mod tests {
     fn mismatch_is_reported_with_the_hunk() {
         let file = single("--- a/f\n+++ b/f\n@@ -1 +1 @@\n-nope\n+yes\n");
         let err = apply_file("other\n", &file).unwrap_err();
-        assert_eq!(err, PatchError::HunkMismatch { path: "f".into(), hunk: 1, near: 1 });
+        assert_eq!(
+            err,
+            PatchError::HunkMismatch {
+                path: "f".into(),
+                hunk: 1,
+                near: 1
+            }
+        );
     }
 }

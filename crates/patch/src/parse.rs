@@ -34,7 +34,9 @@ fn parse_file(lines: &[&str], start: usize) -> Result<(FilePatch, usize), PatchE
         file.old_path = a;
         file.new_path = b;
         i += 1;
-        while i < lines.len() && !lines[i].starts_with("--- ") && !lines[i].starts_with("diff --git ")
+        while i < lines.len()
+            && !lines[i].starts_with("--- ")
+            && !lines[i].starts_with("diff --git ")
         {
             if lines[i].starts_with("new file mode") {
                 file.old_path = None;
@@ -46,10 +48,12 @@ fn parse_file(lines: &[&str], start: usize) -> Result<(FilePatch, usize), PatchE
     }
     if i < lines.len() && lines[i].starts_with("--- ") && i + 1 < lines.len() {
         file.old_path = header_path(&lines[i][4..]);
-        let plus = lines[i + 1].strip_prefix("+++ ").ok_or(PatchError::Malformed {
-            line: i + 2,
-            message: "expected `+++` after `---`".into(),
-        })?;
+        let plus = lines[i + 1]
+            .strip_prefix("+++ ")
+            .ok_or(PatchError::Malformed {
+                line: i + 2,
+                message: "expected `+++` after `---`".into(),
+            })?;
         file.new_path = header_path(plus);
         i += 2;
     }
@@ -97,10 +101,14 @@ fn parse_hunk(lines: &[&str], start: usize) -> Result<(Hunk, usize), PatchError>
     let body = header
         .strip_prefix("@@ ")
         .ok_or_else(|| malformed("bad hunk header"))?;
-    let end = body.find(" @@").ok_or_else(|| malformed("unterminated hunk header"))?;
+    let end = body
+        .find(" @@")
+        .ok_or_else(|| malformed("unterminated hunk header"))?;
     let mut ranges = body[..end].split(' ');
-    let (old_start, old_len) = parse_range(ranges.next(), '-').ok_or_else(|| malformed("bad old range"))?;
-    let (new_start, new_len) = parse_range(ranges.next(), '+').ok_or_else(|| malformed("bad new range"))?;
+    let (old_start, old_len) =
+        parse_range(ranges.next(), '-').ok_or_else(|| malformed("bad old range"))?;
+    let (new_start, new_len) =
+        parse_range(ranges.next(), '+').ok_or_else(|| malformed("bad new range"))?;
     let section = body[end + 3..].trim().to_string();
 
     let mut hunk = Hunk {
@@ -125,7 +133,8 @@ fn parse_hunk(lines: &[&str], start: usize) -> Result<(Hunk, usize), PatchError>
                 old_seen += 1;
             }
             Some(' ') | None => {
-                hunk.lines.push(HunkLine::Context(line.get(1..).unwrap_or("").to_string()));
+                hunk.lines
+                    .push(HunkLine::Context(line.get(1..).unwrap_or("").to_string()));
                 old_seen += 1;
                 new_seen += 1;
             }
@@ -181,7 +190,10 @@ index 0000000..3333333
         assert_eq!(patch.files.len(), 2);
         assert_eq!(patch.files[0].path(), "pkg/calc.py");
         assert_eq!(patch.files[0].hunks[0].section, "def add(a, b):");
-        assert_eq!(patch.files[0].hunks[0].old_text(), "def add(a, b):\n    return a - b\n\n\n");
+        assert_eq!(
+            patch.files[0].hunks[0].old_text(),
+            "def add(a, b):\n    return a - b\n\n\n"
+        );
         assert!(patch.files[1].is_creation());
         assert_eq!(patch.files[1].hunks[0].new_text(), "X = 1\nY = 2\n");
         assert_eq!(patch.touched_paths(), vec!["pkg/calc.py", "pkg/new.py"]);

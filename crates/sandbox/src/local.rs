@@ -14,7 +14,14 @@ use crate::{ExecOutput, RepoSource, Sandbox, SandboxError, SandboxFactory};
 
 /// Environment variables a sandboxed command may see. Everything else (API keys, tokens,
 /// cloud credentials) is dropped.
-const INHERITED_ENV: &[&str] = &["PATH", "LANG", "LC_ALL", "TZ", "PYENV_ROOT", "PYENV_VERSION"];
+const INHERITED_ENV: &[&str] = &[
+    "PATH",
+    "LANG",
+    "LC_ALL",
+    "TZ",
+    "PYENV_ROOT",
+    "PYENV_VERSION",
+];
 
 /// Variables that keep tools from paging, colouring or drawing progress bars.
 const QUIET_ENV: &[(&str, &str)] = &[
@@ -51,7 +58,9 @@ impl LocalSandboxFactory {
             .status()
             .is_ok_and(|s| s.success());
         if !cut_network {
-            tracing::debug!("`unshare -n` is not permitted here; sandboxed commands keep the network");
+            tracing::debug!(
+                "`unshare -n` is not permitted here; sandboxed commands keep the network"
+            );
         }
         LocalSandboxFactory {
             cap: OutputCap::default(),
@@ -82,10 +91,12 @@ impl SandboxFactory for LocalSandboxFactory {
         let root = dir.path().join("repo");
         let home = dir.path().join("home");
         tokio::fs::create_dir_all(&home).await?;
-        populate(source, &root).await.map_err(|detail| SandboxError::Setup {
-            source_desc: describe_source(source),
-            detail,
-        })?;
+        populate(source, &root)
+            .await
+            .map_err(|detail| SandboxError::Setup {
+                source_desc: describe_source(source),
+                detail,
+            })?;
         let root = root.canonicalize()?;
         Ok(Box::new(LocalSandbox {
             _dir: dir,
@@ -107,13 +118,24 @@ fn describe_source(source: &RepoSource) -> String {
 /// Fills `root` with the repository at its base state, as a one-commit git repository, so no
 /// later history is reachable from inside the sandbox.
 async fn populate(source: &RepoSource, root: &Path) -> Result<(), String> {
-    tokio::fs::create_dir_all(root).await.map_err(|e| e.to_string())?;
+    tokio::fs::create_dir_all(root)
+        .await
+        .map_err(|e| e.to_string())?;
     match source {
         RepoSource::Snapshot { path } => {
             if !path.is_dir() {
                 return Err(format!("`{}` is not a directory", path.display()));
             }
-            run_host("cp", &["-a", &format!("{}/.", path.display()), &root.display().to_string()], None).await?;
+            run_host(
+                "cp",
+                &[
+                    "-a",
+                    &format!("{}/.", path.display()),
+                    &root.display().to_string(),
+                ],
+                None,
+            )
+            .await?;
             let _ = tokio::fs::remove_dir_all(root.join(".git")).await;
         }
         RepoSource::Git { path, base_commit } => {
@@ -330,15 +352,27 @@ impl Sandbox for LocalSandbox {
             source_desc: self.describe(),
             detail,
         };
-        run_host("git", &["add", "-A"], Some(&self.root)).await.map_err(setup)?;
+        run_host("git", &["add", "-A"], Some(&self.root))
+            .await
+            .map_err(setup)?;
         let diff = run_host(
             "git",
-            &["-c", "core.quotepath=off", "diff", "--cached", "--no-color", "--no-ext-diff", "HEAD"],
+            &[
+                "-c",
+                "core.quotepath=off",
+                "diff",
+                "--cached",
+                "--no-color",
+                "--no-ext-diff",
+                "HEAD",
+            ],
             Some(&self.root),
         )
         .await
         .map_err(setup)?;
-        run_host("git", &["reset", "-q"], Some(&self.root)).await.map_err(setup)?;
+        run_host("git", &["reset", "-q"], Some(&self.root))
+            .await
+            .map_err(setup)?;
         Ok(diff)
     }
 

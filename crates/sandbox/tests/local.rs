@@ -11,9 +11,14 @@ async fn sandbox_with(files: &[(&str, &str)]) -> (tempfile::TempDir, Box<dyn San
         std::fs::create_dir_all(full.parent().unwrap()).unwrap();
         std::fs::write(full, text).unwrap();
     }
-    let factory = LocalSandboxFactory::new().with_output_cap(OutputCap { head: 1000, tail: 1000 });
+    let factory = LocalSandboxFactory::new().with_output_cap(OutputCap {
+        head: 1000,
+        tail: 1000,
+    });
     let sandbox = factory
-        .create(&RepoSource::Snapshot { path: src.path().to_path_buf() })
+        .create(&RepoSource::Snapshot {
+            path: src.path().to_path_buf(),
+        })
         .await
         .unwrap();
     (src, sandbox)
@@ -22,7 +27,10 @@ async fn sandbox_with(files: &[(&str, &str)]) -> (tempfile::TempDir, Box<dyn San
 #[tokio::test]
 async fn runs_commands_at_the_root_and_reports_exit_codes() {
     let (_src, sb) = sandbox_with(&[("a.txt", "hello\n")]).await;
-    let out = sb.exec("cat a.txt; echo err >&2; exit 3", Duration::from_secs(10)).await.unwrap();
+    let out = sb
+        .exec("cat a.txt; echo err >&2; exit 3", Duration::from_secs(10))
+        .await
+        .unwrap();
     assert_eq!(out.exit_code, Some(3));
     assert_eq!(out.output, "hello\nerr\n");
     assert!(!out.timed_out);
@@ -33,7 +41,10 @@ async fn timeout_kills_the_whole_process_group() {
     let (_src, sb) = sandbox_with(&[]).await;
     let started = Instant::now();
     let out = sb
-        .exec("(sleep 30; echo leaked > leaked.txt) & sleep 30", Duration::from_millis(300))
+        .exec(
+            "(sleep 30; echo leaked > leaked.txt) & sleep 30",
+            Duration::from_millis(300),
+        )
         .await
         .unwrap();
     assert!(out.timed_out);
@@ -46,7 +57,10 @@ async fn timeout_kills_the_whole_process_group() {
 async fn background_children_do_not_hold_the_command_open() {
     let (_src, sb) = sandbox_with(&[]).await;
     let started = Instant::now();
-    let out = sb.exec("sleep 30 & echo started", Duration::from_secs(20)).await.unwrap();
+    let out = sb
+        .exec("sleep 30 & echo started", Duration::from_secs(20))
+        .await
+        .unwrap();
     assert_eq!(out.exit_code, Some(0));
     assert!(started.elapsed() < Duration::from_secs(5));
 }
@@ -55,7 +69,10 @@ async fn background_children_do_not_hold_the_command_open() {
 async fn huge_output_is_capped_with_head_and_tail() {
     let (_src, sb) = sandbox_with(&[]).await;
     let out = sb
-        .exec("head -c 50000000 /dev/zero | tr '\\0' 'x'; echo; echo THE-END", Duration::from_secs(60))
+        .exec(
+            "head -c 50000000 /dev/zero | tr '\\0' 'x'; echo; echo THE-END",
+            Duration::from_secs(60),
+        )
         .await
         .unwrap();
     assert!(out.elided_bytes > 49_000_000);
@@ -67,7 +84,10 @@ async fn huge_output_is_capped_with_head_and_tail() {
 #[tokio::test]
 async fn non_utf8_output_is_decoded_lossily() {
     let (_src, sb) = sandbox_with(&[]).await;
-    let out = sb.exec("printf 'a\\377b'", Duration::from_secs(10)).await.unwrap();
+    let out = sb
+        .exec("printf 'a\\377b'", Duration::from_secs(10))
+        .await
+        .unwrap();
     assert_eq!(out.output, "a\u{fffd}b");
 }
 
@@ -87,9 +107,14 @@ async fn paths_outside_the_repository_are_refused() {
     assert_eq!(sb.read_file("pkg/../pkg/a.py").await.unwrap(), b"x = 1\n");
     for bad in ["../secret", "/etc/passwd", "pkg/../../x"] {
         assert!(sb.read_file(bad).await.is_err(), "{bad} should be refused");
-        assert!(sb.write_file(bad, b"x").await.is_err(), "{bad} should be refused");
+        assert!(
+            sb.write_file(bad, b"x").await.is_err(),
+            "{bad} should be refused"
+        );
     }
-    sb.exec("ln -s /etc link", Duration::from_secs(5)).await.unwrap();
+    sb.exec("ln -s /etc link", Duration::from_secs(5))
+        .await
+        .unwrap();
     assert!(sb.read_file("link/passwd").await.is_err());
 }
 
@@ -99,7 +124,9 @@ async fn diff_shows_edits_and_new_files_but_not_caches() {
     assert_eq!(sb.diff().await.unwrap(), "");
     sb.write_file("pkg/a.py", b"x = 2\n").await.unwrap();
     sb.write_file("pkg/new.py", b"y = 1\n").await.unwrap();
-    sb.write_file("pkg/__pycache__/a.cpython-311.pyc", b"\0").await.unwrap();
+    sb.write_file("pkg/__pycache__/a.cpython-311.pyc", b"\0")
+        .await
+        .unwrap();
     let diff = sb.diff().await.unwrap();
     assert!(diff.contains("-x = 1\n+x = 2"));
     assert!(diff.contains("new file mode"));
@@ -135,10 +162,16 @@ async fn git_source_has_no_later_history() {
     std::fs::write(repo.path().join("f.txt"), "future fix\n").unwrap();
     git(&["commit", "-qam", "the future"]);
 
-    let source = RepoSource::Git { path: repo.path().to_path_buf(), base_commit: base.trim().to_string() };
+    let source = RepoSource::Git {
+        path: repo.path().to_path_buf(),
+        base_commit: base.trim().to_string(),
+    };
     let sb = LocalSandboxFactory::new().create(&source).await.unwrap();
     assert_eq!(sb.read_file("f.txt").await.unwrap(), b"old\n");
-    let log = sb.exec("git log --all --oneline | wc -l", Duration::from_secs(5)).await.unwrap();
+    let log = sb
+        .exec("git log --all --oneline | wc -l", Duration::from_secs(5))
+        .await
+        .unwrap();
     assert_eq!(log.output.trim(), "1");
 }
 
@@ -146,7 +179,9 @@ async fn git_source_has_no_later_history() {
 async fn missing_source_is_a_setup_error() {
     let factory = LocalSandboxFactory::new();
     let err = factory
-        .create(&RepoSource::Snapshot { path: "/nonexistent/apprentice".into() })
+        .create(&RepoSource::Snapshot {
+            path: "/nonexistent/apprentice".into(),
+        })
         .await
         .err()
         .unwrap();

@@ -13,8 +13,10 @@ use std::time::Duration;
 use apprentice_core::{EpisodeSummary, RecordError, Recorder, StepEvent, Usage};
 use async_trait::async_trait;
 use serde_json::Value;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::Row;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 
 pub use summary::{EpisodeDetail, RunSummary, StepRow};
 
@@ -69,7 +71,10 @@ impl Store {
                 "PostgreSQL stores are not supported yet; use a SQLite path".into(),
             ));
         }
-        let open_err = |source| StoreError::Open { db: db.to_string(), source };
+        let open_err = |source| StoreError::Open {
+            db: db.to_string(),
+            source,
+        };
         let options = SqliteConnectOptions::from_str(db)
             .or_else(|_| SqliteConnectOptions::from_str(&format!("sqlite://{db}")))
             .map_err(open_err)?
@@ -88,30 +93,45 @@ impl Store {
     }
 
     pub async fn create_run(&self, id: &str, config: &Value) -> Result<(), StoreError> {
-        let exists = sqlx::query("SELECT 1 FROM runs WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
-        if exists.is_some() {
-            return Err(StoreError::Usage(format!("run `{id}` already exists; use --resume {id} to continue it")));
-        }
-        sqlx::query("INSERT INTO runs (id, created_at, config, status) VALUES ($1, $2, $3, 'running')")
+        let exists = sqlx::query("SELECT 1 FROM runs WHERE id = $1")
             .bind(id)
-            .bind(now())
-            .bind(config.to_string())
-            .execute(&self.pool)
+            .fetch_optional(&self.pool)
             .await?;
+        if exists.is_some() {
+            return Err(StoreError::Usage(format!(
+                "run `{id}` already exists; use --resume {id} to continue it"
+            )));
+        }
+        sqlx::query(
+            "INSERT INTO runs (id, created_at, config, status) VALUES ($1, $2, $3, 'running')",
+        )
+        .bind(id)
+        .bind(now())
+        .bind(config.to_string())
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
     /// The configuration a run was started with, to resume it the same way.
     pub async fn run_config(&self, id: &str) -> Result<Value, StoreError> {
-        let row = sqlx::query("SELECT config FROM runs WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
+        let row = sqlx::query("SELECT config FROM runs WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
         let text: String = row
             .ok_or_else(|| StoreError::Usage(format!("no run `{id}` in this database")))?
             .try_get("config")?;
-        serde_json::from_str(&text).map_err(|e| StoreError::Usage(format!("run `{id}` has an unreadable config: {e}")))
+        serde_json::from_str(&text)
+            .map_err(|e| StoreError::Usage(format!("run `{id}` has an unreadable config: {e}")))
     }
 
     pub async fn set_run_status(&self, id: &str, status: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE runs SET status = $1 WHERE id = $2").bind(status).bind(id).execute(&self.pool).await?;
+        sqlx::query("UPDATE runs SET status = $1 WHERE id = $2")
+            .bind(status)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -165,7 +185,11 @@ impl Store {
     }
 
     /// Closes an attempt that ran to the end and was graded.
-    pub async fn finish_episode(&self, episode_id: i64, outcome: &EpisodeOutcome<'_>) -> Result<(), StoreError> {
+    pub async fn finish_episode(
+        &self,
+        episode_id: i64,
+        outcome: &EpisodeOutcome<'_>,
+    ) -> Result<(), StoreError> {
         let s = outcome.summary;
         sqlx::query(
             "UPDATE episodes SET status = 'finished', end_reason = $1, resolved = $2, grade = $3, patch = $4, report = $5,
@@ -197,7 +221,12 @@ impl Store {
     }
 
     /// Closes an attempt that could not finish; `status` says whose fault it was.
-    pub async fn fail_episode(&self, episode_id: i64, status: &str, error: &str) -> Result<(), StoreError> {
+    pub async fn fail_episode(
+        &self,
+        episode_id: i64,
+        status: &str,
+        error: &str,
+    ) -> Result<(), StoreError> {
         sqlx::query("UPDATE episodes SET status = $1, error = $2, finished_at = $3 WHERE id = $4")
             .bind(status)
             .bind(error)

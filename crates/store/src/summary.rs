@@ -67,7 +67,9 @@ fn ratio(part: f64, whole: f64) -> f64 {
 impl Store {
     /// Summaries of every run, newest first.
     pub async fn runs(&self) -> Result<Vec<RunSummary>, StoreError> {
-        let ids = sqlx::query("SELECT id FROM runs ORDER BY created_at DESC, rowid DESC").fetch_all(self.pool()).await?;
+        let ids = sqlx::query("SELECT id FROM runs ORDER BY created_at DESC, rowid DESC")
+            .fetch_all(self.pool())
+            .await?;
         let mut out = Vec::new();
         for row in ids {
             out.push(self.run_summary(row.get("id")).await?);
@@ -90,14 +92,17 @@ impl Store {
         .bind(run_id)
         .fetch_one(self.pool())
         .await?;
-        let finals: std::collections::HashSet<&str> = detail.iter().map(|e| e.task.as_str()).collect();
-        let infra_tasks = sqlx::query("SELECT DISTINCT task_id FROM episodes WHERE run_id = $1 AND status = 'infra_error'")
-            .bind(run_id)
-            .fetch_all(self.pool())
-            .await?
-            .into_iter()
-            .filter(|r| !finals.contains(r.get::<String, _>("task_id").as_str()))
-            .count();
+        let finals: std::collections::HashSet<&str> =
+            detail.iter().map(|e| e.task.as_str()).collect();
+        let infra_tasks = sqlx::query(
+            "SELECT DISTINCT task_id FROM episodes WHERE run_id = $1 AND status = 'infra_error'",
+        )
+        .bind(run_id)
+        .fetch_all(self.pool())
+        .await?
+        .into_iter()
+        .filter(|r| !finals.contains(r.get::<String, _>("task_id").as_str()))
+        .count();
         let _ = counts.try_get::<i64, _>("infra");
         let costs = sqlx::query(
             "SELECT COALESCE(SUM(policy_cost_usd), 0) AS p, COALESCE(SUM(supervisor_cost_usd), 0) AS s FROM episodes WHERE run_id = $1",
@@ -126,7 +131,9 @@ impl Store {
             policy_cost_usd: policy_cost,
             supervisor_cost_usd: supervisor_cost,
             infra_errors: infra_tasks,
-            interrupted_attempts: counts.try_get::<Option<i64>, _>("interrupted")?.unwrap_or(0) as usize,
+            interrupted_attempts: counts
+                .try_get::<Option<i64>, _>("interrupted")?
+                .unwrap_or(0) as usize,
             config: serde_json::from_str(&config_text).unwrap_or(serde_json::Value::Null),
             episodes_detail: detail,
         })
@@ -189,7 +196,10 @@ impl Store {
     }
 
     /// The episode's task, run, grade report and patch, for `show --episode`.
-    pub async fn episode(&self, episode_id: i64) -> Result<(EpisodeDetail, Option<String>, serde_json::Value), StoreError> {
+    pub async fn episode(
+        &self,
+        episode_id: i64,
+    ) -> Result<(EpisodeDetail, Option<String>, serde_json::Value), StoreError> {
         let row = sqlx::query(
             "SELECT id, run_id, task_id, attempt, status, end_reason, resolved, grade, steps, proposals, interventions,
                     format_errors, policy_cost_usd + supervisor_cost_usd AS cost, error, patch, report
@@ -215,7 +225,9 @@ impl Store {
             error: row.try_get("error")?,
         };
         let report: Option<String> = row.try_get("report")?;
-        let report = report.and_then(|r| serde_json::from_str(&r).ok()).unwrap_or(serde_json::Value::Null);
+        let report = report
+            .and_then(|r| serde_json::from_str(&r).ok())
+            .unwrap_or(serde_json::Value::Null);
         Ok((detail, row.try_get("patch")?, report))
     }
 }

@@ -6,8 +6,8 @@ use std::path::Path;
 use apprentice_core::Task;
 use serde::{Deserialize, Serialize};
 
-use crate::repos::{RepoLocator, source_at};
 use crate::TaskError;
+use crate::repos::{RepoLocator, source_at};
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -45,7 +45,10 @@ pub(crate) fn load_dir(path: &Path, locator: &RepoLocator) -> Result<Vec<Task>, 
         .collect();
     dirs.sort();
     if dirs.is_empty() {
-        return Err(TaskError::invalid(path, "no task directories (each needs a task.toml) found here"));
+        return Err(TaskError::invalid(
+            path,
+            "no task directories (each needs a task.toml) found here",
+        ));
     }
     dirs.iter().map(|dir| load_task_dir(dir, locator)).collect()
 }
@@ -53,7 +56,8 @@ pub(crate) fn load_dir(path: &Path, locator: &RepoLocator) -> Result<Vec<Task>, 
 fn load_task_dir(dir: &Path, locator: &RepoLocator) -> Result<Task, TaskError> {
     let toml_path = dir.join("task.toml");
     let text = read(&toml_path)?;
-    let meta: TaskToml = toml::from_str(&text).map_err(|e| TaskError::invalid(&toml_path, e.message().to_string()))?;
+    let meta: TaskToml = toml::from_str(&text)
+        .map_err(|e| TaskError::invalid(&toml_path, e.message().to_string()))?;
     let snapshot = dir.join("repo");
     let source = if snapshot.is_dir() {
         Some(source_at(&snapshot, &meta.base_commit))
@@ -73,7 +77,9 @@ fn load_task_dir(dir: &Path, locator: &RepoLocator) -> Result<Task, TaskError> {
         fail_to_pass: meta.fail_to_pass,
         pass_to_pass: meta.pass_to_pass,
         environment_setup_commit: meta.environment_setup_commit,
-        test_cmd: meta.test_cmd.unwrap_or_else(|| apprentice_verify::DEFAULT_TEST_CMD.to_string()),
+        test_cmd: meta
+            .test_cmd
+            .unwrap_or_else(|| apprentice_verify::DEFAULT_TEST_CMD.to_string()),
         source,
     })
 }
@@ -83,7 +89,11 @@ fn read(path: &Path) -> Result<String, TaskError> {
 }
 
 fn read_optional(path: &Path) -> Result<String, TaskError> {
-    if path.exists() { read(path) } else { Ok(String::new()) }
+    if path.exists() {
+        read(path)
+    } else {
+        Ok(String::new())
+    }
 }
 
 /// Writes `task` as a task directory under `out` (without a `repo/` snapshot: the repository
@@ -99,7 +109,8 @@ pub fn write_task_dir(task: &Task, out: &Path) -> Result<std::path::PathBuf, Tas
         created_at: task.created_at.clone(),
         hints_text: task.hints_text.clone(),
         environment_setup_commit: task.environment_setup_commit.clone(),
-        test_cmd: (task.test_cmd != apprentice_verify::DEFAULT_TEST_CMD).then(|| task.test_cmd.clone()),
+        test_cmd: (task.test_cmd != apprentice_verify::DEFAULT_TEST_CMD)
+            .then(|| task.test_cmd.clone()),
         fail_to_pass: task.fail_to_pass.clone(),
         pass_to_pass: task.pass_to_pass.clone(),
     };
@@ -147,8 +158,17 @@ mod tests {
     #[test]
     fn a_bad_task_toml_names_the_file_and_field() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("task.toml"), "instance_id = 3\nrepo = \"x\"\nFAIL_TO_PASS = []\n").unwrap();
-        let err = load_dir(dir.path(), &RepoLocator::default()).unwrap_err().to_string();
-        assert!(err.contains("task.toml") && err.contains("instance_id"), "{err}");
+        std::fs::write(
+            dir.path().join("task.toml"),
+            "instance_id = 3\nrepo = \"x\"\nFAIL_TO_PASS = []\n",
+        )
+        .unwrap();
+        let err = load_dir(dir.path(), &RepoLocator::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("task.toml") && err.contains("instance_id"),
+            "{err}"
+        );
     }
 }

@@ -61,7 +61,11 @@ pub fn demo_dir() -> PathBuf {
 
 /// Loads every task of `source`, in the source's order.
 pub fn load(source: &str, options: &LoadOptions) -> Result<Vec<Task>, TaskError> {
-    let path = if source == "demo" { demo_dir() } else { PathBuf::from(source) };
+    let path = if source == "demo" {
+        demo_dir()
+    } else {
+        PathBuf::from(source)
+    };
     let locator = RepoLocator::new(options.repos.clone());
     if path.is_dir() {
         return dir::load_dir(&path, &locator);
@@ -76,8 +80,15 @@ pub fn load(source: &str, options: &LoadOptions) -> Result<Vec<Task>, TaskError>
 }
 
 /// Keeps the tasks named in `ids` (all when empty), then the first `limit`.
-pub fn select(tasks: Vec<Task>, ids: &[String], limit: Option<usize>) -> Result<Vec<Task>, TaskError> {
-    if let Some(missing) = ids.iter().find(|id| !tasks.iter().any(|t| &t.instance_id == *id)) {
+pub fn select(
+    tasks: Vec<Task>,
+    ids: &[String],
+    limit: Option<usize>,
+) -> Result<Vec<Task>, TaskError> {
+    if let Some(missing) = ids
+        .iter()
+        .find(|id| !tasks.iter().any(|t| &t.instance_id == *id))
+    {
         return Err(TaskError::UnknownTask(missing.clone()));
     }
     let chosen = tasks

@@ -20,7 +20,11 @@ impl RepoLocator {
     pub fn locate(&self, repo: &str, base_commit: &str) -> Option<RepoSource> {
         let mirror = self.mirror.as_ref()?;
         let name = repo.rsplit('/').next().unwrap_or(repo);
-        let candidates = [mirror.join(repo), mirror.join(repo.replace('/', "__")), mirror.join(name)];
+        let candidates = [
+            mirror.join(repo),
+            mirror.join(repo.replace('/', "__")),
+            mirror.join(name),
+        ];
         let path = candidates.into_iter().find(|p| p.is_dir())?;
         Some(source_at(&path, base_commit))
     }
@@ -28,7 +32,11 @@ impl RepoLocator {
 
 pub(crate) fn source_at(path: &Path, base_commit: &str) -> RepoSource {
     if path.join(".git").exists() || path.join("HEAD").is_file() {
-        let base_commit = if base_commit.is_empty() { "HEAD" } else { base_commit };
+        let base_commit = if base_commit.is_empty() {
+            "HEAD"
+        } else {
+            base_commit
+        };
         RepoSource::Git {
             path: path.to_path_buf(),
             base_commit: base_commit.to_string(),

@@ -3,12 +3,12 @@
 use std::path::Path;
 
 use apprentice_core::Task;
-use serde::de::{self, Deserializer};
 use serde::Deserialize;
+use serde::de::{self, Deserializer};
 use serde_json::Value;
 
-use crate::repos::{RepoLocator, source_at};
 use crate::TaskError;
+use crate::repos::{RepoLocator, source_at};
 
 /// One SWE-bench instance as found in the wild: lists may be strings holding JSON, `version`
 /// may be a number, text fields may be null.
@@ -51,7 +51,9 @@ fn version<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
         Value::String(s) => Ok(s),
         Value::Number(n) => Ok(n.to_string()),
         Value::Null => Ok(String::new()),
-        other => Err(de::Error::custom(format!("`version` must be a string or number, not {other}"))),
+        other => Err(de::Error::custom(format!(
+            "`version` must be a string or number, not {other}"
+        ))),
     }
 }
 
@@ -61,13 +63,20 @@ fn test_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
             .into_iter()
             .map(|v| match v {
                 Value::String(s) => Ok(s),
-                other => Err(de::Error::custom(format!("test names must be strings, found {other}"))),
+                other => Err(de::Error::custom(format!(
+                    "test names must be strings, found {other}"
+                ))),
             })
             .collect(),
-        Value::String(s) => serde_json::from_str(&s)
-            .map_err(|e| de::Error::custom(format!("test list string is not a JSON array of strings: {e}"))),
+        Value::String(s) => serde_json::from_str(&s).map_err(|e| {
+            de::Error::custom(format!(
+                "test list string is not a JSON array of strings: {e}"
+            ))
+        }),
         Value::Null => Ok(Vec::new()),
-        other => Err(de::Error::custom(format!("expected a list of test names, found {other}"))),
+        other => Err(de::Error::custom(format!(
+            "expected a list of test names, found {other}"
+        ))),
     }
 }
 
@@ -82,7 +91,8 @@ pub(crate) fn load_file(path: &Path, locator: &RepoLocator) -> Result<Vec<Task>,
         .map(|(place, value)| {
             let raw: RawInstance = serde_json::from_value(value)
                 .map_err(|e| TaskError::invalid(path, format!("{place}: {e}")))?;
-            to_task(raw, path, locator).map_err(|e| TaskError::invalid(path, format!("{place}: {e}")))
+            to_task(raw, path, locator)
+                .map_err(|e| TaskError::invalid(path, format!("{place}: {e}")))
         })
         .collect()
 }
@@ -96,12 +106,21 @@ fn records(path: &Path, text: &str) -> Result<Vec<(String, Value)>, TaskError> {
     if trimmed.starts_with('[') {
         let items: Vec<Value> = serde_json::from_str(text)
             .map_err(|e| TaskError::invalid(path, format!("not a valid JSON array: {e}")))?;
-        return Ok(items.into_iter().enumerate().map(|(i, v)| (format!("record {}", i + 1), v)).collect());
+        return Ok(items
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| (format!("record {}", i + 1), v))
+            .collect());
     }
     match serde_json::from_str::<Value>(text) {
-        Ok(Value::Object(object)) if object.contains_key("sequences") => curriculum(path, &Value::Object(object)),
+        Ok(Value::Object(object)) if object.contains_key("sequences") => {
+            curriculum(path, &Value::Object(object))
+        }
         Ok(value @ Value::Object(_)) => Ok(vec![("record 1".into(), value)]),
-        Ok(_) => Err(TaskError::invalid(path, "expected SWE-bench instances (a JSON array, JSONL, or a SWE-Bench-CL file)")),
+        Ok(_) => Err(TaskError::invalid(
+            path,
+            "expected SWE-bench instances (a JSON array, JSONL, or a SWE-Bench-CL file)",
+        )),
         Err(_) => json_lines(path, text),
     }
 }
@@ -113,7 +132,15 @@ fn json_lines(path: &Path, text: &str) -> Result<Vec<(String, Value)>, TaskError
         .map(|(i, line)| {
             serde_json::from_str(line)
                 .map(|v| (format!("line {}", i + 1), v))
-                .map_err(|e| TaskError::invalid(path, format!("line {}: not valid JSON ({e}); expected one instance per line", i + 1)))
+                .map_err(|e| {
+                    TaskError::invalid(
+                        path,
+                        format!(
+                            "line {}: not valid JSON ({e}); expected one instance per line",
+                            i + 1
+                        ),
+                    )
+                })
         })
         .collect()
 }
@@ -125,13 +152,19 @@ fn curriculum(path: &Path, doc: &Value) -> Result<Vec<(String, Value)>, TaskErro
         .ok_or_else(|| TaskError::invalid(path, "`sequences` must be an array"))?;
     let mut out = Vec::new();
     for (s, sequence) in sequences.iter().enumerate() {
-        let name = sequence["id"].as_str().map_or_else(|| format!("sequence {}", s + 1), str::to_string);
+        let name = sequence["id"]
+            .as_str()
+            .map_or_else(|| format!("sequence {}", s + 1), str::to_string);
         let mut tasks: Vec<&Value> = sequence["tasks"]
             .as_array()
             .ok_or_else(|| TaskError::invalid(path, format!("{name}: `tasks` must be an array")))?
             .iter()
             .collect();
-        tasks.sort_by_key(|t| t["continual_learning"]["sequence_position"].as_u64().unwrap_or(u64::MAX));
+        tasks.sort_by_key(|t| {
+            t["continual_learning"]["sequence_position"]
+                .as_u64()
+                .unwrap_or(u64::MAX)
+        });
         for (t, task) in tasks.into_iter().enumerate() {
             out.push((format!("{name} task {}", t + 1), flatten_cl_task(task)));
         }
@@ -176,7 +209,9 @@ fn to_task(raw: RawInstance, file: &Path, locator: &RepoLocator) -> Result<Task,
         fail_to_pass: raw.fail_to_pass,
         pass_to_pass: raw.pass_to_pass,
         environment_setup_commit: raw.environment_setup_commit,
-        test_cmd: raw.test_cmd.unwrap_or_else(|| apprentice_verify::DEFAULT_TEST_CMD.to_string()),
+        test_cmd: raw
+            .test_cmd
+            .unwrap_or_else(|| apprentice_verify::DEFAULT_TEST_CMD.to_string()),
         source,
     })
 }
@@ -209,18 +244,43 @@ mod tests {
 
     #[test]
     fn reads_jsonl_and_names_the_bad_line() {
-        let (_d, path) = write(&format!("{}\n\n{}\nnot json\n", ONE.replace('\n', " "), ONE.replace('\n', " ")), "x.jsonl");
-        let err = load_file(&path, &RepoLocator::default()).unwrap_err().to_string();
+        let (_d, path) = write(
+            &format!(
+                "{}\n\n{}\nnot json\n",
+                ONE.replace('\n', " "),
+                ONE.replace('\n', " ")
+            ),
+            "x.jsonl",
+        );
+        let err = load_file(&path, &RepoLocator::default())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("line 4") && err.contains("x.jsonl"), "{err}");
     }
 
     #[test]
     fn missing_field_and_wrong_type_are_named() {
-        let (_d, path) = write(r#"[{"instance_id": "a", "base_commit": "x", "problem_statement": "p", "FAIL_TO_PASS": []}]"#, "m.json");
-        let err = load_file(&path, &RepoLocator::default()).unwrap_err().to_string();
-        assert!(err.contains("record 1") && err.contains("missing field `repo`"), "{err}");
-        let (_d, path) = write(&ONE.replace("\"FAIL_TO_PASS\": \"[\\\"t::a\\\"]\"", "\"FAIL_TO_PASS\": 5"), "w.json");
-        let err = load_file(&path, &RepoLocator::default()).unwrap_err().to_string();
+        let (_d, path) = write(
+            r#"[{"instance_id": "a", "base_commit": "x", "problem_statement": "p", "FAIL_TO_PASS": []}]"#,
+            "m.json",
+        );
+        let err = load_file(&path, &RepoLocator::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("record 1") && err.contains("missing field `repo`"),
+            "{err}"
+        );
+        let (_d, path) = write(
+            &ONE.replace(
+                "\"FAIL_TO_PASS\": \"[\\\"t::a\\\"]\"",
+                "\"FAIL_TO_PASS\": 5",
+            ),
+            "w.json",
+        );
+        let err = load_file(&path, &RepoLocator::default())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("expected a list of test names"), "{err}");
     }
 
@@ -243,6 +303,9 @@ mod tests {
         std::fs::create_dir_all(mirror.path().join("o__r")).unwrap();
         let (_d, path) = write(&format!("[{ONE}]"), "x.json");
         let tasks = load_file(&path, &RepoLocator::new(Some(mirror.path().to_path_buf()))).unwrap();
-        assert!(matches!(tasks[0].source, Some(apprentice_sandbox::RepoSource::Snapshot { .. })));
+        assert!(matches!(
+            tasks[0].source,
+            Some(apprentice_sandbox::RepoSource::Snapshot { .. })
+        ));
     }
 }

@@ -46,9 +46,10 @@ impl Context {
             return ProgressBar::hidden();
         }
         let bar = ProgressBar::new(len as u64);
-        let style = ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} {elapsed}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> ");
+        let style =
+            ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} {elapsed}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> ");
         bar.set_style(style);
         bar.set_message(what.to_string());
         bar
@@ -76,9 +77,17 @@ pub struct TaskSelection {
     pub limit: Option<usize>,
 }
 
-pub fn load_tasks(ctx: &Context, source: &str, ids: &[String], limit: Option<usize>) -> Result<Vec<Task>, Failure> {
-    let options = LoadOptions { repos: ctx.repos.clone() };
-    let tasks = apprentice_tasks::load(source, &options).map_err(|e| Failure::Input(e.to_string()))?;
+pub fn load_tasks(
+    ctx: &Context,
+    source: &str,
+    ids: &[String],
+    limit: Option<usize>,
+) -> Result<Vec<Task>, Failure> {
+    let options = LoadOptions {
+        repos: ctx.repos.clone(),
+    };
+    let tasks =
+        apprentice_tasks::load(source, &options).map_err(|e| Failure::Input(e.to_string()))?;
     apprentice_tasks::select(tasks, ids, limit).map_err(|e| Failure::Input(e.to_string()))
 }
 
@@ -93,7 +102,11 @@ pub fn require_repositories(tasks: &[Task]) -> Result<(), Failure> {
 pub fn sandbox_factory(kind: &str) -> Result<Arc<dyn SandboxFactory>, Failure> {
     match kind {
         "local" => Ok(Arc::new(LocalSandboxFactory::new())),
-        "docker" => Err(Failure::Input("the docker sandbox is not available in this build yet; use --sandbox local".into())),
-        other => Err(Failure::Input(format!("unknown sandbox `{other}` (expected local or docker)"))),
+        "docker" => Err(Failure::Input(
+            "the docker sandbox is not available in this build yet; use --sandbox local".into(),
+        )),
+        other => Err(Failure::Input(format!(
+            "unknown sandbox `{other}` (expected local or docker)"
+        ))),
     }
 }

@@ -81,13 +81,20 @@ pub async fn run(ctx: &Context, args: &RunArgs) -> CommandResult {
     let (run_id, config) = match &args.resume {
         Some(id) => {
             let stored = store.run_config(id).await?;
-            let config: RunConfig = serde_json::from_value(stored).map_err(|e| Failure::Input(format!("run `{id}` cannot be resumed: {e}")))?;
+            let config: RunConfig = serde_json::from_value(stored)
+                .map_err(|e| Failure::Input(format!("run `{id}` cannot be resumed: {e}")))?;
             (id.clone(), config)
         }
         None => (args.name.clone().unwrap_or_else(new_run_id), args.config()),
     };
-    let policy: PolicySpec = config.policy.parse().map_err(|e: apprentice_models::SpecError| Failure::Input(e.to_string()))?;
-    let supervisor: SupervisorSpec = config.supervisor.parse().map_err(|e: apprentice_models::SpecError| Failure::Input(e.to_string()))?;
+    let policy: PolicySpec = config
+        .policy
+        .parse()
+        .map_err(|e: apprentice_models::SpecError| Failure::Input(e.to_string()))?;
+    let supervisor: SupervisorSpec = config
+        .supervisor
+        .parse()
+        .map_err(|e: apprentice_models::SpecError| Failure::Input(e.to_string()))?;
     let mode: SupervisionMode = config.supervise.parse().map_err(Failure::Input)?;
     let tasks = load_tasks(ctx, &config.tasks, &config.task_ids, config.limit)?;
     require_repositories(&tasks)?;
@@ -97,7 +104,14 @@ pub async fn run(ctx: &Context, args: &RunArgs) -> CommandResult {
         store.create_run(&run_id, &stored).await?;
     }
 
-    let harness = Harness { store: store.clone(), factory, policy, supervisor, mode, config };
+    let harness = Harness {
+        store: store.clone(),
+        factory,
+        policy,
+        supervisor,
+        mode,
+        config,
+    };
     let bar = ctx.progress(tasks.len(), &run_id);
     let on_episode = |report: EpisodeReport| {
         bar.inc(1);
@@ -121,7 +135,11 @@ pub async fn run(ctx: &Context, args: &RunArgs) -> CommandResult {
     }
     let summary = store.run_summary(&run_id).await?;
     print_summary(ctx, &summary)?;
-    Ok(if outcome_ok(&summary) { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if outcome_ok(&summary) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// Unresolved tasks are the agent's business, not a failure of the command; tasks the
@@ -135,8 +153,17 @@ fn new_run_id() -> String {
 }
 
 fn episode_line(report: &EpisodeReport) -> String {
-    let mark = if report.resolved { "resolved  " } else if report.status == "finished" { "unresolved" } else { "error     " };
-    format!("{mark} {}  ({} steps, {} interventions; {})", report.task, report.steps, report.interventions, report.detail)
+    let mark = if report.resolved {
+        "resolved  "
+    } else if report.status == "finished" {
+        "unresolved"
+    } else {
+        "error     "
+    };
+    format!(
+        "{mark} {}  ({} steps, {} interventions; {})",
+        report.task, report.steps, report.interventions, report.detail
+    )
 }
 
 /// Prints a run's summary as JSON or as tables; shared with `show RUN`.
@@ -144,11 +171,25 @@ pub fn print_summary(ctx: &Context, summary: &RunSummary) -> Result<(), Failure>
     if ctx.json {
         return print_json(summary);
     }
-    let mut episodes = Table::new(&["task", "resolved", "grade", "end", "steps", "proposals", "interventions", "format errors", "cost"]);
+    let mut episodes = Table::new(&[
+        "task",
+        "resolved",
+        "grade",
+        "end",
+        "steps",
+        "proposals",
+        "interventions",
+        "format errors",
+        "cost",
+    ]);
     for e in &summary.episodes_detail {
         episodes.row(vec![
             e.task.clone(),
-            if e.resolved { "yes".into() } else { "no".into() },
+            if e.resolved {
+                "yes".into()
+            } else {
+                "no".into()
+            },
             e.grade.clone().unwrap_or_else(|| e.status.clone()),
             e.end_reason.clone().unwrap_or_default(),
             e.steps.to_string(),
@@ -167,8 +208,18 @@ pub fn print_summary(ctx: &Context, summary: &RunSummary) -> Result<(), Failure>
         config["supervisor"].as_str().unwrap_or("?"),
         config["supervise"].as_str().unwrap_or("?")
     );
-    println!("  resolved           {}/{} ({})", summary.resolved, summary.episodes, percent(summary.resolve_rate));
-    println!("  intervention rate  {} ({} of {} proposals)", percent(summary.intervention_rate), summary.interventions, summary.proposals);
+    println!(
+        "  resolved           {}/{} ({})",
+        summary.resolved,
+        summary.episodes,
+        percent(summary.resolve_rate)
+    );
+    println!(
+        "  intervention rate  {} ({} of {} proposals)",
+        percent(summary.intervention_rate),
+        summary.interventions,
+        summary.proposals
+    );
     println!("  format errors      {}", summary.format_errors);
     println!(
         "  cost               {} (policy {}, supervisor {})",
@@ -177,7 +228,10 @@ pub fn print_summary(ctx: &Context, summary: &RunSummary) -> Result<(), Failure>
         dollars(summary.supervisor_cost_usd)
     );
     if summary.infra_errors > 0 || summary.interrupted_attempts > 0 {
-        println!("  infrastructure     {} task(s) failed, {} attempt(s) interrupted", summary.infra_errors, summary.interrupted_attempts);
+        println!(
+            "  infrastructure     {} task(s) failed, {} attempt(s) interrupted",
+            summary.infra_errors, summary.interrupted_attempts
+        );
     }
     Ok(())
 }

@@ -30,7 +30,10 @@ pub async fn run(ctx: &Context, args: &ShowArgs) -> CommandResult {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn list_runs(ctx: &Context, store: &apprentice_store::Store) -> Result<(), crate::output::Failure> {
+async fn list_runs(
+    ctx: &Context,
+    store: &apprentice_store::Store,
+) -> Result<(), crate::output::Failure> {
     let runs = store.runs().await?;
     if ctx.json {
         let light: Vec<_> = runs
@@ -43,7 +46,17 @@ async fn list_runs(ctx: &Context, store: &apprentice_store::Store) -> Result<(),
             .collect();
         return print_json(&json!({"runs": light}));
     }
-    let mut table = Table::new(&["run", "status", "policy", "supervisor", "episodes", "resolved", "interventions", "format errors", "cost"]);
+    let mut table = Table::new(&[
+        "run",
+        "status",
+        "policy",
+        "supervisor",
+        "episodes",
+        "resolved",
+        "interventions",
+        "format errors",
+        "cost",
+    ]);
     for r in &runs {
         table.row(vec![
             r.run.clone(),
@@ -61,7 +74,11 @@ async fn list_runs(ctx: &Context, store: &apprentice_store::Store) -> Result<(),
     Ok(())
 }
 
-async fn show_episode(ctx: &Context, store: &apprentice_store::Store, episode: i64) -> CommandResult {
+async fn show_episode(
+    ctx: &Context,
+    store: &apprentice_store::Store,
+    episode: i64,
+) -> CommandResult {
     let (detail, patch, report) = store.episode(episode).await?;
     let steps = store.steps(episode).await?;
     if ctx.json {
@@ -73,7 +90,11 @@ async fn show_episode(ctx: &Context, store: &apprentice_store::Store, episode: i
         detail.episode,
         detail.task,
         detail.attempt,
-        if detail.resolved { "resolved" } else { "unresolved" },
+        if detail.resolved {
+            "resolved"
+        } else {
+            "unresolved"
+        },
         detail.grade.clone().unwrap_or(detail.status.clone())
     );
     for step in &steps {
@@ -94,7 +115,10 @@ async fn show_episode(ctx: &Context, store: &apprentice_store::Store, episode: i
 }
 
 fn indent(text: &str) -> String {
-    text.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
+    text.lines()
+        .map(|l| format!("    {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn clip(text: &str, max: usize) -> String {

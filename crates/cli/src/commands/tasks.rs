@@ -38,7 +38,12 @@ pub enum TasksCommand {
 pub async fn run(ctx: &Context, command: &TasksCommand) -> CommandResult {
     match command {
         TasksCommand::List { source } => list(ctx, source),
-        TasksCommand::Validate { source, task_ids, workers, test_timeout } => validate(ctx, source, task_ids, *workers, *test_timeout).await,
+        TasksCommand::Validate {
+            source,
+            task_ids,
+            workers,
+            test_timeout,
+        } => validate(ctx, source, task_ids, *workers, *test_timeout).await,
         TasksCommand::Import { source, out } => import(ctx, source, out),
     }
 }
@@ -56,14 +61,30 @@ fn list(ctx: &Context, source: &str) -> CommandResult {
     }
     let mut table = Table::new(&["task", "repo", "F2P", "P2P", "repository"]);
     for t in &tasks {
-        let available = if t.source.is_some() { "available" } else { "missing (--repos)" };
-        table.row(vec![t.instance_id.clone(), t.repo.clone(), t.fail_to_pass.len().to_string(), t.pass_to_pass.len().to_string(), available.into()]);
+        let available = if t.source.is_some() {
+            "available"
+        } else {
+            "missing (--repos)"
+        };
+        table.row(vec![
+            t.instance_id.clone(),
+            t.repo.clone(),
+            t.fail_to_pass.len().to_string(),
+            t.pass_to_pass.len().to_string(),
+            available.into(),
+        ]);
     }
     println!("{}\n{} task(s)", table.render(), tasks.len());
     Ok(ExitCode::SUCCESS)
 }
 
-async fn validate(ctx: &Context, source: &str, ids: &[String], workers: usize, timeout: u64) -> CommandResult {
+async fn validate(
+    ctx: &Context,
+    source: &str,
+    ids: &[String],
+    workers: usize,
+    timeout: u64,
+) -> CommandResult {
     let tasks = load_tasks(ctx, source, ids, None)?;
     require_repositories(&tasks)?;
     let factory = sandbox_factory("local")?;
@@ -87,13 +108,27 @@ async fn validate(ctx: &Context, source: &str, ids: &[String], workers: usize, t
         .await;
     bar.finish_and_clear();
     results.sort_by(|a, b| a.task.cmp(&b.task));
-    let invalid: Vec<_> = results.iter().filter(|v| !v.valid).map(|v| json!({"task": v.task, "reason": v.reason})).collect();
+    let invalid: Vec<_> = results
+        .iter()
+        .filter(|v| !v.valid)
+        .map(|v| json!({"task": v.task, "reason": v.reason}))
+        .collect();
     if ctx.json {
-        print_json(&json!({"tasks": results.len(), "valid": results.len() - invalid.len(), "invalid": invalid}))?;
+        print_json(
+            &json!({"tasks": results.len(), "valid": results.len() - invalid.len(), "invalid": invalid}),
+        )?;
     } else {
-        println!("{} of {} task(s) valid", results.len() - invalid.len(), results.len());
+        println!(
+            "{} of {} task(s) valid",
+            results.len() - invalid.len(),
+            results.len()
+        );
     }
-    Ok(if invalid.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if invalid.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn import(ctx: &Context, source: &str, out: &std::path::Path) -> CommandResult {
@@ -104,7 +139,12 @@ fn import(ctx: &Context, source: &str, out: &std::path::Path) -> CommandResult {
     if ctx.json {
         print_json(&json!({"tasks": tasks.len(), "out": out}))?;
     } else {
-        println!("wrote {} task director{} under {}", tasks.len(), if tasks.len() == 1 { "y" } else { "ies" }, out.display());
+        println!(
+            "wrote {} task director{} under {}",
+            tasks.len(),
+            if tasks.len() == 1 { "y" } else { "ies" },
+            out.display()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

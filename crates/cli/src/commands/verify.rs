@@ -34,39 +34,61 @@ pub struct VerifyArgs {
 }
 
 pub async fn run(ctx: &Context, args: &VerifyArgs) -> CommandResult {
-    let predictions = read_predictions(&args.predictions).map_err(|e| Failure::Input(e.to_string()))?;
+    let predictions =
+        read_predictions(&args.predictions).map_err(|e| Failure::Input(e.to_string()))?;
     let tasks = load_tasks(ctx, &args.selection.tasks, &args.selection.task_ids, None)?;
-    let by_id: BTreeMap<&str, &apprentice_core::Task> = tasks.iter().map(|t| (t.instance_id.as_str(), t)).collect();
+    let by_id: BTreeMap<&str, &apprentice_core::Task> =
+        tasks.iter().map(|t| (t.instance_id.as_str(), t)).collect();
     let wanted: Vec<_> = predictions
         .iter()
-        .filter(|p| args.selection.task_ids.is_empty() || args.selection.task_ids.contains(&p.instance_id))
+        .filter(|p| {
+            args.selection.task_ids.is_empty() || args.selection.task_ids.contains(&p.instance_id)
+        })
         .take(args.selection.limit.unwrap_or(usize::MAX))
         .collect();
-    if let Some(unknown) = wanted.iter().find(|p| !by_id.contains_key(p.instance_id.as_str())) {
-        return Err(Failure::Input(format!("{}: instance `{}` is not in task source `{}`", args.predictions.display(), unknown.instance_id, args.selection.tasks)));
+    if let Some(unknown) = wanted
+        .iter()
+        .find(|p| !by_id.contains_key(p.instance_id.as_str()))
+    {
+        return Err(Failure::Input(format!(
+            "{}: instance `{}` is not in task source `{}`",
+            args.predictions.display(),
+            unknown.instance_id,
+            args.selection.tasks
+        )));
     }
-    let selected: Vec<_> = wanted.iter().filter_map(|p| by_id.get(p.instance_id.as_str()).map(|t| (*t).clone())).collect();
+    let selected: Vec<_> = wanted
+        .iter()
+        .filter_map(|p| by_id.get(p.instance_id.as_str()).map(|t| (*t).clone()))
+        .collect();
     require_repositories(&selected)?;
     let factory = sandbox_factory(&args.sandbox)?;
     let timeout = Duration::from_secs(args.test_timeout);
     let bar = ctx.progress(wanted.len(), "verifying");
-    let mut graded: Vec<(String, Result<apprentice_verify::Report, String>)> = futures::stream::iter(wanted)
-        .map(|prediction| {
-            let task = by_id[prediction.instance_id.as_str()];
-            let factory = factory.clone();
-            async move {
-                let report = grade_patch(task, prediction.model_patch.clone(), factory.as_ref(), timeout).await;
-                (prediction.instance_id.clone(), report)
-            }
-        })
-        .buffer_unordered(args.workers.max(1))
-        .inspect(|(id, report)| {
-            bar.inc(1);
-            let status = report.as_ref().map_or("ERROR", |r| r.status.as_str());
-            ctx.note(&bar, format!("{status:<8} {id}"));
-        })
-        .collect()
-        .await;
+    let mut graded: Vec<(String, Result<apprentice_verify::Report, String>)> =
+        futures::stream::iter(wanted)
+            .map(|prediction| {
+                let task = by_id[prediction.instance_id.as_str()];
+                let factory = factory.clone();
+                async move {
+                    let report = grade_patch(
+                        task,
+                        prediction.model_patch.clone(),
+                        factory.as_ref(),
+                        timeout,
+                    )
+                    .await;
+                    (prediction.instance_id.clone(), report)
+                }
+            })
+            .buffer_unordered(args.workers.max(1))
+            .inspect(|(id, report)| {
+                bar.inc(1);
+                let status = report.as_ref().map_or("ERROR", |r| r.status.as_str());
+                ctx.note(&bar, format!("{status:<8} {id}"));
+            })
+            .collect()
+            .await;
     bar.finish_and_clear();
     graded.sort_by(|a, b| a.0.cmp(&b.0));
 
@@ -77,7 +99,10 @@ pub async fn run(ctx: &Context, args: &VerifyArgs) -> CommandResult {
             Err(e) => json!({"instance_id": id, "status": "ERROR", "resolved": false, "error": e}),
         })
         .collect();
-    let resolved = graded.iter().filter(|(_, r)| r.as_ref().is_ok_and(|r| r.resolved)).count();
+    let resolved = graded
+        .iter()
+        .filter(|(_, r)| r.as_ref().is_ok_and(|r| r.resolved))
+        .count();
     if let Some(path) = &args.report {
         write_report(path, &graded)?;
     }
@@ -87,10 +112,17 @@ pub async fn run(ctx: &Context, args: &VerifyArgs) -> CommandResult {
         println!("{resolved} of {} instance(s) resolved", graded.len());
     }
     let harness_failed = graded.iter().any(|(_, r)| r.is_err());
-    Ok(if harness_failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if harness_failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
-fn write_report(path: &std::path::Path, graded: &[(String, Result<apprentice_verify::Report, String>)]) -> Result<(), Failure> {
+fn write_report(
+    path: &std::path::Path,
+    graded: &[(String, Result<apprentice_verify::Report, String>)],
+) -> Result<(), Failure> {
     let mut report = serde_json::Map::new();
     for (id, result) in graded {
         let entry = match result {
@@ -106,6 +138,7 @@ fn write_report(path: &std::path::Path, graded: &[(String, Result<apprentice_ver
         };
         report.insert(id.clone(), entry);
     }
-    let text = serde_json::to_string_pretty(&Value::Object(report)).map_err(|e| Failure::Crash(e.into()))?;
+    let text = serde_json::to_string_pretty(&Value::Object(report))
+        .map_err(|e| Failure::Crash(e.into()))?;
     std::fs::write(path, text).map_err(|e| Failure::Input(format!("{}: {e}", path.display())))
 }

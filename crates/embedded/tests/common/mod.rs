@@ -35,7 +35,10 @@ pub fn tiny_model(spec: &TinyLlamaSpec) -> (tempfile::TempDir, PathBuf) {
 
 /// The fixture produced by bench/embedded/parity.py with llama.cpp.
 pub fn parity_fixture() -> serde_json::Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/llamacpp_parity.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/llamacpp_parity.json"
+    );
     let text = std::fs::read_to_string(path).expect("reading parity fixture");
     serde_json::from_str(&text).expect("parsing parity fixture")
 }

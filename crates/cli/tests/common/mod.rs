@@ -11,9 +11,17 @@ pub struct Workspace {
     pub dir: tempfile::TempDir,
 }
 
+impl Default for Workspace {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Workspace {
     pub fn new() -> Self {
-        Workspace { dir: tempfile::tempdir().unwrap() }
+        Workspace {
+            dir: tempfile::tempdir().unwrap(),
+        }
     }
 
     pub fn db(&self) -> PathBuf {
@@ -32,7 +40,10 @@ impl Workspace {
 
     pub fn cmd(&self) -> Command {
         let mut cmd = Command::cargo_bin("apprentice").unwrap();
-        cmd.arg("--db").arg(self.db()).arg("-q").env_remove("APPRENTICE_REPOS");
+        cmd.arg("--db")
+            .arg(self.db())
+            .arg("-q")
+            .env_remove("APPRENTICE_REPOS");
         cmd
     }
 
