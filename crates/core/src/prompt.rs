@@ -68,7 +68,8 @@ impl Transcript {
                 let turn = i.saturating_sub(2) / 2;
                 let is_observation = i >= 2 && i % 2 == 1;
                 if is_observation && turn < keep_from {
-                    let lines = m.content.lines().count();
+                    // Two of the lines are the <tool_response> wrapper.
+                    let lines = m.content.lines().count().saturating_sub(2);
                     Message::new(
                         Role::User,
                         format!(

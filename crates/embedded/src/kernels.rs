@@ -3,17 +3,18 @@
 //! candle 0.11 implements the Q4_1 × Q8_1 dot product only as a scalar loop, and the default
 //! SmolLM2 GGUF stores all projections as Q4_1, so decoding with candle's `QMatMul` alone is
 //! several times slower than llama.cpp. This module does what ggml does on x86: quantize the
-//! activations to Q8_1 blocks, then take integer dot products with AVX2 (`maddubs`/`madd`),
-//! spread over candle's own thread pool so it does not compete with a second pool. The
-//! arithmetic follows ggml's `quantize_row_q8_1` and `ggml_vec_dot_q4_1_q8_1` (f16-rounded
-//! block scales included), which keeps greedy decoding in step with llama.cpp.
+//! activations to Q8_1 blocks, then take integer dot products with AVX2, spread over candle's
+//! own thread pool so it does not compete with a second pool.
 //!
-//! CPU features are detected at run time, so the crate needs no `-C target-cpu` flag; other
-//! CPUs use a scalar fallback with the same numerics.
+//! The arithmetic lives in `kernels/q4_1.c`, which `build.rs` compiles with `-O3` in every
+//! cargo profile: workspace crates are built unoptimized for tests, and an unoptimized SIMD
+//! loop made the real-model tests ~100x slower. The C file mirrors ggml's
+//! `quantize_row_q8_1` and `ggml_vec_dot_q4_1_q8_1`. CPU features are detected at run time,
+//! so no `-C target-cpu` flag is needed; other CPUs get a scalar path with the same rounding.
 
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{CpuStorage, CustomOp1, Layout, Shape};
-use half::f16;
+use std::os::raw::c_int;
 
 /// Elements per quantization block.
 const QK: usize = 32;
@@ -27,14 +28,48 @@ struct BlockQ41 {
     qs: [u8; QK / 2],
 }
 
-/// One ggml `block_q8_1`, with `d` and `s = d * sum(qs)` already rounded through f16 as
-/// ggml stores them, and widened to f32 for the dot product.
+/// A ggml `block_q8_1` with `d` and `s = d * sum(qs)` rounded through f16 and kept as f32.
 #[derive(Clone, Copy)]
-#[repr(C, align(32))]
+#[repr(C)]
 struct BlockQ81 {
     qs: [i8; QK],
     d: f32,
     s: f32,
+}
+
+const _: () = assert!(std::mem::size_of::<BlockQ41>() == 20);
+const _: () = assert!(std::mem::size_of::<BlockQ81>() == 40);
+
+unsafe extern "C" {
+    fn apprentice_quantize_row_q8_1(x: *const f32, y: *mut BlockQ81, k: i64);
+    fn apprentice_q4_1_rows(
+        w: *const BlockQ41,
+        nb: i64,
+        row_start: i64,
+        row_end: i64,
+        x: *const BlockQ81,
+        m: i64,
+        dst: *mut f32,
+        ldd: i64,
+        use_avx2: c_int,
+    );
+    fn apprentice_q4_1_has_avx2_kernel() -> c_int;
+}
+
+/// Whether the AVX2 kernel is compiled in and this CPU can run it (checked once).
+fn use_avx2() -> bool {
+    static AVX2: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *AVX2.get_or_init(|| {
+        // SAFETY: a pure function without arguments.
+        let compiled = unsafe { apprentice_q4_1_has_avx2_kernel() } != 0;
+        #[cfg(target_arch = "x86_64")]
+        let cpu = std::is_x86_feature_detected!("avx2")
+            && std::is_x86_feature_detected!("fma")
+            && std::is_x86_feature_detected!("f16c");
+        #[cfg(not(target_arch = "x86_64"))]
+        let cpu = false;
+        compiled && cpu
+    })
 }
 
 /// A Q4_1 weight matrix `[out, in]` in row-major block order.
@@ -68,42 +103,61 @@ impl Q41Matrix {
         }))
     }
 
-    fn row(&self, r: usize) -> &[BlockQ41] {
+    /// `dst[i, r] = x[i, :] · W[r, :]` for `m` rows of `x` (`x.len() == m * in_dim`).
+    fn matmul(&self, x: &[f32], m: usize, dst: &mut [f32], avx2: bool) {
+        let xq = quantize_q81(x);
         let nb = self.in_dim / QK;
-        &self.blocks[r * nb..(r + 1) * nb]
-    }
-
-    /// `dst[i, r] = x[i, :] · W[r, :]` for `m` rows of `x`.
-    fn matmul(&self, x: &[f32], m: usize, dst: &mut [f32]) {
-        let nb = self.in_dim / QK;
-        let xq: Vec<BlockQ81> = x.chunks_exact(QK).map(quantize_q81).collect();
-        let dot = dot_fn();
         let n = self.out_dim;
         let dst_ptr = SyncPtr(dst.as_mut_ptr());
-        const ROWS_PER_ITEM: usize = 4;
+        const ROWS_PER_ITEM: usize = 8;
         let items = n.div_ceil(ROWS_PER_ITEM);
         candle_core::utils::barrier_pool().execute_chunked(items, |range| {
-            let dst_ptr = &dst_ptr;
-            for item in range {
-                let r0 = item * ROWS_PER_ITEM;
-                for r in r0..(r0 + ROWS_PER_ITEM).min(n) {
-                    let w = self.row(r);
-                    for i in 0..m {
-                        let v = dot(w, &xq[i * nb..(i + 1) * nb]);
-                        // SAFETY: each (i, r) is written by exactly one work item and
-                        // `dst` holds m * n elements (checked by the caller).
-                        unsafe { *dst_ptr.0.add(i * n + r) = v };
-                    }
-                }
+            let start = range.start * ROWS_PER_ITEM;
+            let end = (range.end * ROWS_PER_ITEM).min(n);
+            // SAFETY: `blocks` holds n * nb blocks, `xq` m * nb, `dst` m * n floats (checked
+            // by the caller); work items cover disjoint row ranges, so writes never overlap.
+            unsafe {
+                apprentice_q4_1_rows(
+                    self.blocks.as_ptr(),
+                    nb as i64,
+                    start as i64,
+                    end as i64,
+                    xq.as_ptr(),
+                    m as i64,
+                    dst_ptr.get(),
+                    n as i64,
+                    c_int::from(avx2),
+                )
             }
         });
     }
 }
 
+/// Quantizes rows of activations (a multiple of 32 values) to Q8_1 blocks.
+fn quantize_q81(x: &[f32]) -> Vec<BlockQ81> {
+    let mut out = vec![
+        BlockQ81 {
+            qs: [0; QK],
+            d: 0.0,
+            s: 0.0
+        };
+        x.len() / QK
+    ];
+    // SAFETY: `out` has room for x.len() / 32 blocks and x.len() is a multiple of 32.
+    unsafe { apprentice_quantize_row_q8_1(x.as_ptr(), out.as_mut_ptr(), x.len() as i64) };
+    out
+}
+
 /// A raw pointer that may cross into the pool's workers (disjoint writes only).
 struct SyncPtr(*mut f32);
-// SAFETY: used only for disjoint element writes, see `Q41Matrix::matmul`.
+// SAFETY: used only for disjoint writes, see `Q41Matrix::matmul`.
 unsafe impl Sync for SyncPtr {}
+
+impl SyncPtr {
+    fn get(&self) -> *mut f32 {
+        self.0
+    }
+}
 
 impl CustomOp1 for Q41Matrix {
     fn name(&self) -> &'static str {
@@ -133,7 +187,7 @@ impl CustomOp1 for Q41Matrix {
         };
         let m: usize = lead.iter().product();
         let mut dst = vec![0f32; m * self.out_dim];
-        self.matmul(&data[start..end], m, &mut dst);
+        self.matmul(&data[start..end], m, &mut dst, use_avx2());
         let mut out_dims = lead.to_vec();
         out_dims.push(self.out_dim);
         Ok((CpuStorage::F32(dst), Shape::from(out_dims)))
@@ -150,135 +204,57 @@ fn parse_q41(c: &[u8]) -> BlockQ41 {
     }
 }
 
-/// ggml's `quantize_row_q8_1` for one block (x86 variant: `127 / amax`, ties to even).
-fn quantize_q81(x: &[f32]) -> BlockQ81 {
-    let amax = x.iter().fold(0f32, |a, v| a.max(v.abs()));
-    let d = amax / 127.0;
-    let id = if amax != 0.0 { 127.0 / amax } else { 0.0 };
-    let mut qs = [0i8; QK];
-    let mut sum = 0i32;
-    for (q, v) in qs.iter_mut().zip(x) {
-        let r = (v * id).round_ties_even() as i32;
-        *q = r as i8;
-        sum += r;
-    }
-    BlockQ81 {
-        qs,
-        d: f16::from_f32(d).to_f32(),
-        s: f16::from_f32(d * sum as f32).to_f32(),
-    }
-}
-
-type DotFn = fn(&[BlockQ41], &[BlockQ81]) -> f32;
-
-/// Picks the best dot product for this CPU once.
-fn dot_fn() -> DotFn {
-    static DOT: std::sync::OnceLock<DotFn> = std::sync::OnceLock::new();
-    *DOT.get_or_init(|| {
-        #[cfg(target_arch = "x86_64")]
-        if std::is_x86_feature_detected!("avx2")
-            && std::is_x86_feature_detected!("fma")
-            && std::is_x86_feature_detected!("f16c")
-        {
-            return dot_avx2_safe;
-        }
-        dot_scalar
-    })
-}
-
-fn dot_scalar(w: &[BlockQ41], x: &[BlockQ81]) -> f32 {
-    let mut sum = 0f32;
-    for (wb, xb) in w.iter().zip(x) {
-        let mut isum = 0i32;
-        for j in 0..QK / 2 {
-            let lo = i32::from(wb.qs[j] & 0x0F);
-            let hi = i32::from(wb.qs[j] >> 4);
-            isum += lo * i32::from(xb.qs[j]) + hi * i32::from(xb.qs[j + QK / 2]);
-        }
-        let d = f16::from_bits(wb.d).to_f32();
-        let m = f16::from_bits(wb.m).to_f32();
-        sum += d * xb.d * isum as f32 + m * xb.s;
-    }
-    sum
-}
-
-#[cfg(target_arch = "x86_64")]
-fn dot_avx2_safe(w: &[BlockQ41], x: &[BlockQ81]) -> f32 {
-    // SAFETY: only selected by `dot_fn` after detecting avx2, fma and f16c.
-    unsafe { dot_avx2(w, x) }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn dot_avx2(w: &[BlockQ41], x: &[BlockQ81]) -> f32 {
-    use std::arch::x86_64::*;
-    let mut acc = _mm256_setzero_ps();
-    let mut summs = 0f32;
-    let low = _mm256_set1_epi8(0x0F);
-    let ones = _mm256_set1_epi16(1);
-    for (wb, xb) in w.iter().zip(x) {
-        // d and m of the weight block, widened by F16C.
-        let dm = _mm_cvtph_ps(_mm_cvtsi32_si128(i32::from(wb.d) | (i32::from(wb.m) << 16)));
-        let dw = _mm_cvtss_f32(dm);
-        let mw = _mm_cvtss_f32(_mm_shuffle_ps::<1>(dm, dm));
-        summs += mw * xb.s;
-        // SAFETY: qs are 16 and 32 bytes long; unaligned loads.
-        let q = unsafe { _mm_loadu_si128(wb.qs.as_ptr().cast()) };
-        let qx = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16::<4>(q), q), low);
-        let qy = unsafe { _mm256_loadu_si256(xb.qs.as_ptr().cast()) };
-        let prod = _mm256_madd_epi16(_mm256_maddubs_epi16(qx, qy), ones);
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(dw * xb.d), _mm256_cvtepi32_ps(prod), acc);
-    }
-    let h = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps::<1>(acc));
-    let h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-    let h = _mm_add_ss(h, _mm_movehdup_ps(h));
-    _mm_cvtss_f32(h) + summs
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use candle_core::{Device, Tensor};
 
-    fn random(n: usize, seed: u32) -> Vec<f32> {
-        let mut s = seed.wrapping_mul(2654435761).max(1);
-        (0..n)
-            .map(|_| {
-                s ^= s << 13;
-                s ^= s >> 17;
-                s ^= s << 5;
-                (s as f32 / u32::MAX as f32) * 2.0 - 1.0
-            })
-            .collect()
+    fn random(n: usize, seed: u64) -> Vec<f32> {
+        crate::testing::pseudo_random(n, seed, 1.0)
+    }
+
+    fn quantized(out: usize, inp: usize) -> (QTensor, Q41Matrix) {
+        let w = Tensor::from_vec(random(out * inp, 1), (out, inp), &Device::Cpu).unwrap();
+        let q = QTensor::quantize(&w, GgmlDType::Q4_1).unwrap();
+        let mat = Q41Matrix::from_qtensor(&q).unwrap().expect("q4_1");
+        (q, mat)
     }
 
     #[test]
     fn q4_1_matmul_matches_dequantized_f32() -> candle_core::Result<()> {
         let (out, inp, m) = (37, 96, 3);
-        let w = Tensor::from_vec(random(out * inp, 1), (out, inp), &Device::Cpu)?;
-        let q = QTensor::quantize(&w, GgmlDType::Q4_1)?;
-        let wd = q.dequantize(&Device::Cpu)?;
+        let (q, mat) = quantized(out, inp);
         let x = Tensor::from_vec(random(m * inp, 2), (m, inp), &Device::Cpu)?;
-        let mat = Q41Matrix::from_qtensor(&q)?.expect("q4_1");
         let ours = x.apply_op1_no_bwd(&mat)?;
-        let reference = x.matmul(&wd.t()?)?;
+        let reference = x.matmul(&q.dequantize(&Device::Cpu)?.t()?)?;
         let diff = (ours - reference)?.abs()?.max_all()?.to_scalar::<f32>()?;
         assert!(diff < 0.05, "max diff {diff}");
         Ok(())
     }
 
     #[test]
-    fn scalar_and_simd_dot_agree() {
-        let w: Vec<BlockQ41> = (0..4)
-            .map(|i| BlockQ41 {
-                d: f16::from_f32(0.01 * (i + 1) as f32).to_bits(),
-                m: f16::from_f32(-0.05).to_bits(),
-                qs: std::array::from_fn(|j| (j * 7 + i) as u8),
-            })
-            .collect();
-        let x: Vec<BlockQ81> = random(128, 3).chunks_exact(QK).map(quantize_q81).collect();
-        let a = dot_scalar(&w, &x);
-        let b = dot_fn()(&w, &x);
-        assert!((a - b).abs() < 1e-4 * a.abs().max(1.0), "{a} vs {b}");
+    fn scalar_and_simd_paths_are_bit_identical() {
+        let (out, inp, m) = (21, 160, 4);
+        let (_, mat) = quantized(out, inp);
+        let x = random(m * inp, 5);
+        let mut a = vec![0f32; m * out];
+        let mut b = vec![0f32; m * out];
+        mat.matmul(&x, m, &mut a, false);
+        mat.matmul(&x, m, &mut b, use_avx2());
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn q8_1_rounding_follows_ggml() {
+        let mut x = vec![0f32; 32];
+        x[0] = 127.0;
+        x[1] = 0.5;
+        x[2] = 1.5;
+        x[3] = -2.5;
+        let b = quantize_q81(&x)[0];
+        assert_eq!(b.d, 1.0);
+        // Ties go to even, as _mm256_round_ps(_MM_ROUND_NEAREST) does.
+        assert_eq!(&b.qs[..4], &[127, 0, 2, -2]);
+        assert_eq!(b.s, 127.0);
     }
 }

@@ -56,8 +56,7 @@ pub(crate) fn load_dir(path: &Path, locator: &RepoLocator) -> Result<Vec<Task>, 
 fn load_task_dir(dir: &Path, locator: &RepoLocator) -> Result<Task, TaskError> {
     let toml_path = dir.join("task.toml");
     let text = read(&toml_path)?;
-    let meta: TaskToml = toml::from_str(&text)
-        .map_err(|e| TaskError::invalid(&toml_path, e.message().to_string()))?;
+    let meta = parse_task_toml(&text).map_err(|e| TaskError::invalid(&toml_path, e))?;
     let snapshot = dir.join("repo");
     let source = if snapshot.is_dir() {
         Some(source_at(&snapshot, &meta.base_commit))
@@ -82,6 +81,15 @@ fn load_task_dir(dir: &Path, locator: &RepoLocator) -> Result<Task, TaskError> {
             .unwrap_or_else(|| apprentice_verify::DEFAULT_TEST_CMD.to_string()),
         source,
     })
+}
+
+/// Parses `task.toml`, naming the offending field (toml's own type errors do not).
+fn parse_task_toml(text: &str) -> Result<TaskToml, String> {
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| e.message().to_string())?;
+    serde_path_to_error::deserialize(toml::Value::Table(table))
+        .map_err(|e| format!("field `{}`: {}", e.path(), e.inner().message()))
 }
 
 fn read(path: &Path) -> Result<String, TaskError> {
