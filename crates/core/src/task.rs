@@ -1,4 +1,4 @@
-use apprentice_sandbox::RepoSource;
+use apprentice_sandbox::{EnvKey, RepoSource};
 use serde::{Deserialize, Serialize};
 
 /// One coding task in SWE-bench's shape, plus where its repository lives on this machine.
@@ -25,6 +25,14 @@ pub struct Task {
 }
 
 impl Task {
+    /// What picks this task's environment in container sandboxes.
+    pub fn env_key(&self) -> EnvKey {
+        EnvKey {
+            repo: self.repo.clone(),
+            version: self.version.clone(),
+        }
+    }
+
     /// The repository source, or an error naming the task when it has none on this machine.
     pub fn repo_source(&self) -> Result<&RepoSource, String> {
         self.source.as_ref().ok_or_else(|| {

@@ -15,7 +15,10 @@ pub async fn grade_patch(
     timeout: Duration,
 ) -> Result<Report, String> {
     let source = task.repo_source()?;
-    let sandbox = factory.create(source).await.map_err(|e| e.to_string())?;
+    let sandbox = factory
+        .create_for(source, &task.env_key())
+        .await
+        .map_err(|e| e.to_string())?;
     let mut request = VerifyRequest::new(
         &task.instance_id,
         patch,

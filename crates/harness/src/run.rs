@@ -120,7 +120,7 @@ impl Harness {
         let source = task.repo_source().map_err(AttemptError::Agent)?;
         let sandbox = self
             .factory
-            .create(source)
+            .create_for(source, &task.env_key())
             .await
             .map_err(|e| AttemptError::Infrastructure(format!("sandbox: {e}")))?;
         let mut policy = self

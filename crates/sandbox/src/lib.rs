@@ -82,10 +82,29 @@ pub trait Sandbox: Send + Sync {
     fn describe(&self) -> String;
 }
 
+/// What a task's environment is, beyond its files: container backends pick the environment
+/// image (Python version, installed packages) by repository and version.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EnvKey {
+    pub repo: String,
+    pub version: String,
+}
+
 /// Makes fresh sandboxes.
 #[async_trait]
 pub trait SandboxFactory: Send + Sync {
     async fn create(&self, source: &RepoSource) -> Result<Box<dyn Sandbox>, SandboxError>;
+
+    /// A sandbox for a task whose environment is known. Backends without per-task
+    /// environments (the local one uses the host's Python) ignore `env`.
+    async fn create_for(
+        &self,
+        source: &RepoSource,
+        env: &EnvKey,
+    ) -> Result<Box<dyn Sandbox>, SandboxError> {
+        let _ = env;
+        self.create(source).await
+    }
 }
 
 /// The default limit for one agent command.
