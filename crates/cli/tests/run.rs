@@ -208,3 +208,53 @@ fn commands_that_hang_or_flood_are_recorded_not_fatal() {
     );
     assert_eq!(summary["resolved"], 0);
 }
+
+#[test]
+fn stuck_mode_asks_only_when_the_agent_loops_and_the_oracle_hints() {
+    let ws = Workspace::new();
+    let failing = call(
+        "bash",
+        &[("command", "python3 -c 'import sys; sys.exit(1)'")],
+    );
+    let path = ws.path("loop.json");
+    script(
+        &path,
+        &[
+            failing.clone(),
+            failing.clone(),
+            failing,
+            call("submit", &[]),
+        ],
+    );
+    let policy = format!("scripted:{}", path.display());
+    let (output, summary) = ws.json(&[
+        "run",
+        "--task",
+        "demo__numerals-1",
+        "--policy",
+        &policy,
+        "--supervise",
+        "stuck",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let episode = summary["episodes_detail"][0]["episode"]
+        .as_i64()
+        .unwrap()
+        .to_string();
+    let (_, shown) = ws.json(&["show", "--episode", &episode]);
+    let steps = shown["steps"].as_array().unwrap();
+    let verdicts: Vec<Value> = steps.iter().map(|s| s["verdict"].clone()).collect();
+    assert_eq!(
+        verdicts,
+        [Value::Null, "hint".into(), "hint".into(), Value::Null]
+    );
+    assert!(
+        steps[1]["observation"]
+            .as_str()
+            .unwrap()
+            .contains("Supervisor hint: The problem is in `numerals/convert.py`")
+    );
+    assert_eq!(steps[1]["verdict_detail"]["trigger"]["trigger"], "stuck");
+    assert_eq!(summary["interventions"], 2);
+    assert_eq!(summary["intervention_rate"], 0.5);
+}

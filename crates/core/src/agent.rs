@@ -4,7 +4,9 @@ use std::hash::{Hash, Hasher};
 use std::time::{Duration, Instant};
 
 use apprentice_sandbox::Sandbox;
-use apprentice_tools::{ToolCall, ToolCatalog, execute, parse_tool_call, render_tool_call};
+use apprentice_tools::{
+    ToolCall, ToolCatalog, execute, parse_tool_call, render_tool_call, vet_call,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::record::{Recorder, StepEvent, VerdictRecord};
@@ -150,7 +152,9 @@ pub async fn run_episode(
             exec_millis: 0,
         };
 
-        let submitted = match parse_tool_call(&completion.text, &catalog) {
+        let parsed = parse_tool_call(&completion.text, &catalog)
+            .and_then(|p| vet_call(p, completion.truncated));
+        let submitted = match parsed {
             Err(error) => {
                 summary.format_errors += 1;
                 consecutive_format_errors += 1;
@@ -180,6 +184,11 @@ pub async fn run_episode(
                             started,
                             supervisor.max_call_cost(prompt_chars),
                         ) {
+                            event.observation = format!(
+                                "The episode stopped before this action could be reviewed ({}).",
+                                end.as_str()
+                            );
+                            recorder.record(&event).await?;
                             summary.end = end;
                             break;
                         }

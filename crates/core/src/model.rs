@@ -48,6 +48,8 @@ impl std::ops::AddAssign for Usage {
 pub struct Completion {
     pub text: String,
     pub usage: Usage,
+    /// The reply stopped at the token limit rather than at its end.
+    pub truncated: bool,
 }
 
 /// A model call that failed. `infrastructure` failures (rate limits, a dead server) are the

@@ -8,4 +8,4 @@ mod grade;
 mod run;
 
 pub use grade::{Validation, grade_patch, validate_task};
-pub use run::{EpisodeReport, Harness, RunConfig};
+pub use run::{EpisodeReport, Harness, RunConfig, SKIPPED};

@@ -1,7 +1,7 @@
 //! A run: every selected task, each as one final episode, stored as it goes.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use apprentice_core::{AgentConfig, EpisodeSummary, SupervisionMode, Task, run_episode};
 use apprentice_models::{PolicySpec, SupervisorSpec};
@@ -28,8 +28,18 @@ pub struct RunConfig {
     pub max_attempts: usize,
     pub max_cost_usd_per_episode: Option<f64>,
     pub max_episode_seconds: Option<u64>,
+    /// Dollars for the whole run (every attempt), checked before each episode and passed down
+    /// as the episode's limit, so the last episode stops at the line rather than past it.
+    #[serde(default)]
+    pub max_run_cost_usd: Option<f64>,
+    /// Wall-clock seconds for this invocation of the run (a resume starts a new clock).
+    #[serde(default)]
+    pub max_run_seconds: Option<u64>,
     pub test_timeout_seconds: u64,
 }
+
+/// The status of a task the run's budget left no room for; nothing is stored for it.
+pub const SKIPPED: &str = "skipped";
 
 /// What the caller hears as each task ends.
 #[derive(Debug, Clone, Serialize)]
@@ -78,8 +88,9 @@ impl Harness {
             .filter(|t| !done.contains(&t.instance_id))
             .collect();
         let workers = self.config.workers.max(1);
+        let started = Instant::now();
         let mut results = futures::stream::iter(pending)
-            .map(|task| async move { self.run_task(run_id, &task).await })
+            .map(|task| async move { self.run_task(run_id, &task, started).await })
             .buffer_unordered(workers);
         while let Some(result) = results.next().await {
             on_episode(result?);
@@ -91,11 +102,15 @@ impl Harness {
         &self,
         run_id: &str,
         task: &Task,
+        started: Instant,
     ) -> Result<EpisodeReport, apprentice_store::StoreError> {
         let mut last_error = String::new();
         for attempt in 1..=self.config.max_attempts.max(1) {
+            let Some(limits) = self.episode_limits(run_id, started).await? else {
+                return Ok(report(task, SKIPPED, None, "run budget exhausted".into()));
+            };
             let episode = self.store.start_episode(run_id, &task.instance_id).await?;
-            match self.attempt(task, episode).await {
+            match self.attempt(task, episode, &limits).await {
                 Ok(report) => return Ok(report),
                 Err(AttemptError::Agent(error)) => {
                     self.store
@@ -116,7 +131,35 @@ impl Harness {
         Ok(report(task, status::INFRA_ERROR, None, last_error))
     }
 
-    async fn attempt(&self, task: &Task, episode: i64) -> Result<EpisodeReport, AttemptError> {
+    /// The episode's limits under what is left of the run's budgets; `None` when nothing is.
+    async fn episode_limits(
+        &self,
+        run_id: &str,
+        started: Instant,
+    ) -> Result<Option<AgentConfig>, apprentice_store::StoreError> {
+        let mut limits = self.agent_config();
+        if let Some(budget) = self.config.max_run_cost_usd {
+            let left = budget - self.store.run_cost(run_id).await?;
+            if left <= 0.0 {
+                return Ok(None);
+            }
+            limits.max_cost_usd = Some(limits.max_cost_usd.map_or(left, |own| own.min(left)));
+        }
+        if let Some(seconds) = self.config.max_run_seconds {
+            let Some(left) = Duration::from_secs(seconds).checked_sub(started.elapsed()) else {
+                return Ok(None);
+            };
+            limits.max_wall_time = Some(limits.max_wall_time.map_or(left, |own| own.min(left)));
+        }
+        Ok(Some(limits))
+    }
+
+    async fn attempt(
+        &self,
+        task: &Task,
+        episode: i64,
+        limits: &AgentConfig,
+    ) -> Result<EpisodeReport, AttemptError> {
         let source = task.repo_source().map_err(AttemptError::Agent)?;
         let sandbox = self
             .factory
@@ -142,7 +185,7 @@ impl Harness {
             supervisor,
             sandbox.as_ref(),
             &mut recorder,
-            &self.agent_config(),
+            limits,
         )
         .await
         .map_err(|e| {

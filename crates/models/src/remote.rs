@@ -82,6 +82,7 @@ impl Policy for RemotePolicy {
             .map_err(model_error)?;
         Ok(Completion {
             usage: usage(self.client.model(), &completion.usage),
+            truncated: completion.hit_max_tokens(),
             text: completion.text,
         })
     }

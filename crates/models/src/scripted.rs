@@ -139,6 +139,7 @@ impl Policy for ScriptedPolicy {
         Ok(Completion {
             usage: Usage::default(),
             text,
+            truncated: false,
         })
     }
 }

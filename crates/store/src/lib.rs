@@ -143,6 +143,19 @@ impl Store {
         Ok(row.map(|r| r.get("id")))
     }
 
+    /// Dollars spent by every step of every attempt of the run so far (attempts in flight and
+    /// attempts lost to infrastructure included), policy and supervisor.
+    pub async fn run_cost(&self, run_id: &str) -> Result<f64, StoreError> {
+        let row = sqlx::query(
+            "SELECT COALESCE(SUM(s.policy_cost_usd + s.supervisor_cost_usd), 0.0) AS cost
+             FROM steps s JOIN episodes e ON s.episode_id = e.id WHERE e.run_id = $1",
+        )
+        .bind(run_id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get("cost")?)
+    }
+
     /// Marks attempts left `running` by a crash as `interrupted`. Returns how many.
     pub async fn interrupt_running(&self, run_id: &str) -> Result<u64, StoreError> {
         let done = sqlx::query("UPDATE episodes SET status = 'interrupted', finished_at = $1 WHERE run_id = $2 AND status = 'running'")

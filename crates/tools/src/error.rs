@@ -40,6 +40,12 @@ pub enum FormatError {
     /// `<parameter=…>`, an empty function name, a parameter given twice.
     #[error("malformed tool call: {0}")]
     Malformed(String),
+    /// The reply hit the token limit inside the call; the parser's repairs cannot be trusted.
+    #[error("reply cut off at the length limit inside the tool call")]
+    Truncated,
+    /// A `bash` command that bash itself cannot parse (`bash -n`).
+    #[error("bash syntax error: {0}")]
+    BashSyntax(String),
 }
 
 /// The canonical call shape, shown after every error.
@@ -64,6 +70,8 @@ impl FormatError {
             FormatError::InvalidJson(_) => "invalid_json",
             FormatError::BadArgument { .. } => "bad_argument",
             FormatError::Malformed(_) => "malformed",
+            FormatError::Truncated => "truncated",
+            FormatError::BashSyntax(_) => "bash_syntax",
         }
     }
 
@@ -109,6 +117,13 @@ impl FormatError {
                 format!("the argument `{arg}` of `{tool}` is invalid: {detail}.")
             }
             FormatError::Malformed(detail) => format!("the tool call is malformed: {detail}."),
+            FormatError::Truncated => "it was cut off at the length limit before the tool call \
+                 was complete. Write less before the call, and keep the call itself short."
+                .to_string(),
+            FormatError::BashSyntax(detail) => format!(
+                "bash cannot parse the command: {}. Fix the quoting or syntax.",
+                neutralize(detail)
+            ),
         }
     }
 

@@ -22,6 +22,7 @@ pub mod parse;
 mod render;
 mod shell;
 mod standard;
+mod vet;
 
 pub use call::{CallSyntax, ParsedCall, Repair, ToolCall};
 pub use catalog::{ParamSpec, ParamType, ToolCatalog, ToolSpec};
@@ -37,3 +38,4 @@ pub use shell::shell_quote;
 pub use standard::{
     BASH_DEFAULT_TIMEOUT_S, BASH_MAX_TIMEOUT_S, SEARCH_MAX_MATCHES, SNIPPET_CONTEXT, VIEW_WINDOW,
 };
+pub use vet::{bash_syntax_error, vet_call};

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use apprentice_core::SupervisionMode;
-use apprentice_harness::{EpisodeReport, Harness, RunConfig};
+use apprentice_harness::{EpisodeReport, Harness, RunConfig, SKIPPED};
 use apprentice_models::{PolicySpec, SupervisorSpec};
 use apprentice_store::RunSummary;
 use clap::Args;
@@ -45,6 +45,12 @@ pub struct RunArgs {
     /// Wall-clock seconds per episode.
     #[arg(long)]
     max_episode_seconds: Option<u64>,
+    /// Dollars for the whole run; episodes stop at the line and later tasks are skipped.
+    #[arg(long)]
+    max_run_cost_usd: Option<f64>,
+    /// Wall-clock seconds for this invocation; later tasks are skipped once it is spent.
+    #[arg(long)]
+    max_run_seconds: Option<u64>,
     /// Seconds the verification test run may take.
     #[arg(long, default_value_t = 600)]
     test_timeout: u64,
@@ -71,6 +77,8 @@ impl RunArgs {
             max_attempts: self.max_attempts,
             max_cost_usd_per_episode: self.max_cost_usd,
             max_episode_seconds: self.max_episode_seconds,
+            max_run_cost_usd: self.max_run_cost_usd,
+            max_run_seconds: self.max_run_seconds,
             test_timeout_seconds: self.test_timeout,
         }
     }
@@ -113,8 +121,12 @@ pub async fn run(ctx: &Context, args: &RunArgs) -> CommandResult {
         config,
     };
     let bar = ctx.progress(tasks.len(), &run_id);
+    let skipped = std::sync::atomic::AtomicUsize::new(0);
     let on_episode = |report: EpisodeReport| {
         bar.inc(1);
+        if report.status == SKIPPED {
+            skipped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         ctx.note(&bar, episode_line(&report));
     };
     let outcome = tokio::select! {
@@ -135,6 +147,10 @@ pub async fn run(ctx: &Context, args: &RunArgs) -> CommandResult {
     }
     let summary = store.run_summary(&run_id).await?;
     print_summary(ctx, &summary)?;
+    let skipped = skipped.into_inner();
+    if skipped > 0 {
+        eprintln!("{skipped} task(s) skipped: the run's budget was spent");
+    }
     Ok(if outcome_ok(&summary) {
         ExitCode::SUCCESS
     } else {
@@ -153,6 +169,9 @@ fn new_run_id() -> String {
 }
 
 fn episode_line(report: &EpisodeReport) -> String {
+    if report.status == SKIPPED {
+        return format!("skipped    {}  ({})", report.task, report.detail);
+    }
     let mark = if report.resolved {
         "resolved  "
     } else if report.status == "finished" {

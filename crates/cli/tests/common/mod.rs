@@ -71,3 +71,42 @@ pub fn script(path: &Path, replies: &[String]) {
 pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
+
+/// Answers one HTTP request per body on `listener`, in order, then stops listening (a server
+/// that goes away). Returns every request it saw, headers and body, as text.
+pub fn serve_json(
+    listener: std::net::TcpListener,
+    bodies: Vec<String>,
+) -> std::thread::JoinHandle<Vec<String>> {
+    use std::io::{BufRead, BufReader, Read, Write};
+    std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        for body in bodies {
+            let Ok((mut stream, _)) = listener.accept() else {
+                break;
+            };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let (mut request, mut length) = (String::new(), 0);
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+                request.push_str(&line);
+            }
+            let mut content = vec![0; length];
+            let _ = reader.read_exact(&mut content);
+            request.push_str(&String::from_utf8_lossy(&content));
+            seen.push(request);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+        seen
+    })
+}
