@@ -52,6 +52,8 @@ enum Command {
     Tasks(commands::tasks::TasksCommand),
     /// Show runs, one run's episodes, or one episode's steps.
     Show(commands::show::ShowArgs),
+    /// Write training data (SFT rows or DPO pairs) from stored runs.
+    Export(commands::export::ExportArgs),
 }
 
 fn init_logging(cli: &Cli) {
@@ -87,6 +89,7 @@ fn main() -> ExitCode {
             Command::Verify(args) => commands::verify::run(&ctx, args).await,
             Command::Tasks(command) => commands::tasks::run(&ctx, command).await,
             Command::Show(args) => commands::show::run(&ctx, args).await,
+            Command::Export(args) => commands::export::run(&ctx, args).await,
         }
     });
     match result {

@@ -108,6 +108,7 @@ pub async fn run_episode(
 ) -> Result<EpisodeSummary, EpisodeError> {
     let catalog = ToolCatalog::standard();
     let mut transcript = Transcript::start(task, &catalog);
+    recorder.start(transcript.messages()).await?;
     let mut detector = StuckDetector::default();
     let mut summary = EpisodeSummary {
         end: EpisodeEnd::StepLimit,
@@ -146,6 +147,7 @@ pub async fn run_episode(
             verdict: None,
             executed: None,
             observation: String::new(),
+            tool_output: None,
             exit_code: None,
             policy_usage: completion.usage,
             policy_millis: millis(policy_started),
@@ -343,6 +345,7 @@ async fn act(
     event.exec_millis = millis(started);
     event.exit_code = observation.exit_code;
     event.observation = format!("{preface}{}{suffix}", observation.text);
+    event.tool_output = Some(observation.text.clone());
     event.executed = Some(action.clone());
     detector.executed(&action, observation.exit_code);
     Ok(observation.submitted)

@@ -15,7 +15,7 @@ mod task;
 
 pub use agent::{AgentConfig, EpisodeEnd, EpisodeSummary, run_episode};
 pub use model::{Completion, Message, ModelError, Policy, Role, Usage};
-pub use prompt::Transcript;
+pub use prompt::{Transcript, tool_response};
 pub use record::{RecordError, Recorder, StepEvent, VerdictRecord};
 pub use supervision::{Judgement, Review, SupervisionMode, Supervisor, Trigger, Verdict};
 pub use task::Task;

@@ -10,6 +10,11 @@ use crate::{Message, Role, Task};
 /// How many of the latest observations the policy sees in full.
 const FULL_OBSERVATIONS: usize = 5;
 
+/// An observation as the policy reads it: the tool-result turn of the chat template.
+pub fn tool_response(observation: &str) -> String {
+    format!("<tool_response>\n{observation}\n</tool_response>")
+}
+
 #[derive(Debug, Clone)]
 pub struct Transcript {
     messages: Vec<Message>,
@@ -46,10 +51,8 @@ impl Transcript {
     /// Adds one turn: what the policy said and what it reads back.
     pub fn push_turn(&mut self, assistant: &str, observation: &str) {
         self.messages.push(Message::new(Role::Assistant, assistant));
-        self.messages.push(Message::new(
-            Role::User,
-            format!("<tool_response>\n{observation}\n</tool_response>"),
-        ));
+        self.messages
+            .push(Message::new(Role::User, tool_response(observation)));
     }
 
     /// The full, unelided conversation, as stored and exported.
@@ -72,9 +75,7 @@ impl Transcript {
                     let lines = m.content.lines().count().saturating_sub(2);
                     Message::new(
                         Role::User,
-                        format!(
-                            "<tool_response>\n(old output: {lines} lines omitted)\n</tool_response>"
-                        ),
+                        tool_response(&format!("(old output: {lines} lines omitted)")),
                     )
                 } else {
                     m.clone()

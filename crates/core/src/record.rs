@@ -30,6 +30,9 @@ pub struct StepEvent {
     pub executed: Option<ToolCall>,
     /// What the policy reads next as the result of this turn.
     pub observation: String,
+    /// The executed tool's own output, without the supervisor's words around it: what a
+    /// trajectory reads like once the correction is folded in.
+    pub tool_output: Option<String>,
     pub exit_code: Option<i32>,
     pub policy_usage: Usage,
     pub policy_millis: u64,
@@ -43,5 +46,8 @@ pub struct RecordError(pub String);
 /// Receives each step as soon as it is complete, so a crash loses at most the turn in flight.
 #[async_trait]
 pub trait Recorder: Send {
+    /// The conversation the episode starts from (system prompt and task), before any step.
+    async fn start(&mut self, messages: &[crate::Message]) -> Result<(), RecordError>;
+
     async fn record(&mut self, step: &StepEvent) -> Result<(), RecordError>;
 }

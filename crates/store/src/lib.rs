@@ -18,7 +18,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-pub use summary::{EpisodeDetail, RunSummary, StepRow};
+pub use summary::{EpisodeDetail, RunSummary, StepRow, StoredEpisode};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -268,6 +268,17 @@ fn json<T: serde::Serialize>(value: &Option<T>) -> Option<String> {
 
 #[async_trait]
 impl Recorder for StepRecorder {
+    async fn start(&mut self, messages: &[apprentice_core::Message]) -> Result<(), RecordError> {
+        let text = serde_json::to_string(messages).map_err(|e| RecordError(e.to_string()))?;
+        sqlx::query("UPDATE episodes SET messages = $1 WHERE id = $2")
+            .bind(text)
+            .bind(self.episode_id)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| RecordError(e.to_string()))?;
+        Ok(())
+    }
+
     async fn record(&mut self, step: &StepEvent) -> Result<(), RecordError> {
         let supervisor = step.verdict.as_ref().map(|v| v.usage).unwrap_or_default();
         let policy: Usage = step.policy_usage;
@@ -275,8 +286,8 @@ impl Recorder for StepRecorder {
             "INSERT INTO steps (episode_id, idx, proposal_text, proposal, format_error, verdict, verdict_detail, executed,
                  observation, exit_code, policy_input_tokens, policy_output_tokens, policy_cost_usd,
                  supervisor_input_tokens, supervisor_output_tokens, supervisor_cost_usd,
-                 policy_ms, supervisor_ms, exec_ms, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
+                 policy_ms, supervisor_ms, exec_ms, created_at, tool_output)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)",
         )
         .bind(self.episode_id)
         .bind(step.index as i64)
@@ -298,6 +309,7 @@ impl Recorder for StepRecorder {
         .bind(step.verdict.as_ref().map_or(0, |v| v.millis as i64))
         .bind(step.exec_millis as i64)
         .bind(now())
+        .bind(&step.tool_output)
         .execute(&self.pool)
         .await
         .map_err(|e| RecordError(e.to_string()))?;

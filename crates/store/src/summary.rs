@@ -58,6 +58,21 @@ pub struct StepRow {
     pub executed: Option<serde_json::Value>,
     pub observation: String,
     pub exit_code: Option<i64>,
+    pub tool_output: Option<String>,
+}
+
+/// A final, graded episode with everything an export needs to rebuild its views.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct StoredEpisode {
+    pub episode: i64,
+    pub run: String,
+    pub task: String,
+    pub resolved: bool,
+    pub grade: Option<String>,
+    pub report: serde_json::Value,
+    /// The conversation the episode started from (system prompt and task).
+    pub messages: Vec<apprentice_core::Message>,
+    pub steps: Vec<StepRow>,
 }
 
 fn ratio(part: f64, whole: f64) -> f64 {
@@ -172,7 +187,7 @@ impl Store {
     /// The stored steps of an episode, in order.
     pub async fn steps(&self, episode_id: i64) -> Result<Vec<StepRow>, StoreError> {
         let rows = sqlx::query(
-            "SELECT idx, proposal_text, format_error, verdict, verdict_detail, executed, observation, exit_code
+            "SELECT idx, proposal_text, format_error, verdict, verdict_detail, executed, observation, exit_code, tool_output
              FROM steps WHERE episode_id = $1 ORDER BY idx",
         )
         .bind(episode_id)
@@ -190,9 +205,45 @@ impl Store {
                     executed: parse(r.try_get("executed")?),
                     observation: r.try_get("observation")?,
                     exit_code: r.try_get("exit_code")?,
+                    tool_output: r.try_get("tool_output")?,
                 })
             })
             .collect()
+    }
+
+    /// Every graded episode of `runs`, oldest first, with its steps.
+    pub async fn graded_episodes(&self, runs: &[String]) -> Result<Vec<StoredEpisode>, StoreError> {
+        let mut out = Vec::new();
+        for run in runs {
+            self.run_summary(run).await?;
+            let rows = sqlx::query(
+                "SELECT id, task_id, resolved, grade, report, messages FROM episodes
+                 WHERE run_id = $1 AND status = 'finished' ORDER BY id",
+            )
+            .bind(run)
+            .fetch_all(self.pool())
+            .await?;
+            for r in rows {
+                let id: i64 = r.try_get("id")?;
+                let report: Option<String> = r.try_get("report")?;
+                let messages: Option<String> = r.try_get("messages")?;
+                out.push(StoredEpisode {
+                    episode: id,
+                    run: run.clone(),
+                    task: r.try_get("task_id")?,
+                    resolved: r.try_get::<Option<bool>, _>("resolved")?.unwrap_or(false),
+                    grade: r.try_get("grade")?,
+                    report: report
+                        .and_then(|t| serde_json::from_str(&t).ok())
+                        .unwrap_or_default(),
+                    messages: messages
+                        .and_then(|t| serde_json::from_str(&t).ok())
+                        .unwrap_or_default(),
+                    steps: self.steps(id).await?,
+                });
+            }
+        }
+        Ok(out)
     }
 
     /// The episode's task, run, grade report and patch, for `show --episode`.

@@ -1,5 +1,6 @@
 //! One module per subcommand; shared plumbing here.
 
+pub mod export;
 pub mod run;
 pub mod show;
 pub mod tasks;
