@@ -6,8 +6,8 @@ Runs the same GGUF file through llama.cpp (via llama-cpp-python) and prints, as 
 * tokenizer ids for a corpus of code and prose (special-token parsing off, and on for the
   strings that contain control tokens),
 * for fixed chat prompts: the prompt ids (template rendered with jinja2 from the GGUF's own
-  chat template, tokenized with special tokens parsed), the first 32 greedy token ids and the
-  top logits after the prompt.
+  chat template, tokenized with special tokens parsed), the first 32 greedy token ids, the
+  top-1/top-2 logit margin at each greedy step and the top log-probs after the prompt.
 
 Usage:
     pip install llama-cpp-python jinja2
@@ -55,6 +55,7 @@ CORPUS = [
     "windows\r\nline endings\r\n",
     "   \n\n  \t ",
     "\n\n\n",
+    "rare control bytes \x04 \x06 \x13 \x14 \x16 \x1d are not in the vocabulary",
     "trailing newline\n",
     "The quick brown fox jumps over the lazy dog. " * 3,
     "In 1969, Apollo 11 landed on the Moon; Neil Armstrong and Buzz Aldrin walked there for about 2.5 hours.",
@@ -76,6 +77,12 @@ PROMPTS = [
     ],
     [{"role": "user", "content": "List three prime numbers."}],
     [{"role": "user", "content": "Explain what a hash map is in one sentence."}],
+    [{"role": "user", "content": "Write a Rust function that adds two numbers."}],
+    [{"role": "user", "content": "What does the `ls -la` command do?"}],
+    [
+        {"role": "system", "content": "Answer with a single word."},
+        {"role": "user", "content": "What color is the sky on a clear day?"},
+    ],
     [
         {"role": "user", "content": "Hi!"},
         {"role": "assistant", "content": "Hello! How can I help you today?"},
@@ -97,22 +104,47 @@ def render(template, messages):
     return env.from_string(template).render(messages=messages, add_generation_prompt=True)
 
 
-def greedy(llm, prompt_ids, end_ids):
-    """Greedy decoding with llama.cpp; stops after an end-of-turn token."""
-    llm.reset()
-    llm.eval(prompt_ids)
-    first = np.array(llm.scores[llm.n_tokens - 1], dtype=np.float32)
+def log_softmax(logits):
+    shifted = logits - logits.max()
+    return shifted - np.log(np.exp(shifted).sum())
+
+
+class Decoder:
+    """Token-by-token llama.cpp decoding through the low-level API (last-position logits)."""
+
+    def __init__(self, llm):
+        self.ctx = llm._ctx.ctx
+        self.n_vocab = llm.n_vocab()
+
+    def reset(self):
+        llama_cpp.llama_memory_clear(llama_cpp.llama_get_memory(self.ctx), True)
+
+    def decode(self, tokens):
+        arr = (llama_cpp.llama_token * len(tokens))(*tokens)
+        rc = llama_cpp.llama_decode(self.ctx, llama_cpp.llama_batch_get_one(arr, len(tokens)))
+        if rc != 0:
+            raise RuntimeError(f"llama_decode failed: {rc}")
+        ptr = llama_cpp.llama_get_logits_ith(self.ctx, -1)
+        return np.array(np.ctypeslib.as_array(ptr, shape=(self.n_vocab,)), dtype=np.float32)
+
+
+def greedy(dec, prompt_ids, end_ids):
+    """Greedy decoding; returns ids (ending at an end-of-turn token or after 32), the
+    top-1/top-2 logit margin at each step, and the top log-probs after the prompt."""
+    dec.reset()
+    logits = dec.decode(prompt_ids)
+    first = log_softmax(logits)
     top = np.argsort(-first, kind="stable")[:TOP_LOGITS]
-    out = []
-    logits = first
+    out, margins = [], []
     while len(out) < GREEDY_TOKENS:
-        tok = int(np.argmax(logits))
+        order = np.argsort(-logits, kind="stable")
+        tok = int(order[0])
         out.append(tok)
+        margins.append(float(logits[order[0]] - logits[order[1]]))
         if tok in end_ids:
             break
-        llm.eval([tok])
-        logits = np.array(llm.scores[llm.n_tokens - 1], dtype=np.float32)
-    return out, [[int(i), float(first[i])] for i in top]
+        logits = dec.decode([tok])
+    return out, margins, [[int(i), float(first[i])] for i in top]
 
 
 def main():
@@ -125,7 +157,6 @@ def main():
         model_path=args.model,
         n_ctx=2048,
         n_threads=args.threads,
-        logits_all=True,
         verbose=False,
     )
     template = llm.metadata["tokenizer.chat_template"]
@@ -134,11 +165,12 @@ def main():
     def tok(text, special):
         return llm.tokenize(text.encode("utf-8"), add_bos=False, special=special)
 
+    dec = Decoder(llm)
     prompts = []
     for messages in PROMPTS:
         text = render(template, messages)
         ids = tok(text, True)
-        tokens, top = greedy(llm, ids, end_ids)
+        tokens, margins, top = greedy(dec, ids, end_ids)
         prompts.append(
             {
                 "messages": messages,
@@ -146,7 +178,8 @@ def main():
                 "prompt_ids": ids,
                 "greedy_ids": tokens,
                 "greedy_text": llm.detokenize(tokens).decode("utf-8", "replace"),
-                "top_logits": top,
+                "greedy_margins": margins,
+                "top_logprobs": top,
             }
         )
 

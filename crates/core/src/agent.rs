@@ -4,9 +4,7 @@ use std::hash::{Hash, Hasher};
 use std::time::{Duration, Instant};
 
 use apprentice_sandbox::Sandbox;
-use apprentice_tools::{
-    ToolCall, ToolCatalog, execute, parse_tool_call, render_tool_call, vet_call,
-};
+use apprentice_tools::{ToolCall, ToolSet, parse_tool_call, vet_call};
 use serde::{Deserialize, Serialize};
 
 use crate::record::{Recorder, StepEvent, VerdictRecord};
@@ -97,17 +95,33 @@ impl EpisodeError {
     }
 }
 
-/// Runs one episode of `task` in `sandbox`.
+/// Everything one episode works with. The opening transcript and the tool set are chosen by
+/// the caller, so task kinds other than "fix this repository" reuse the same loop.
+pub struct Episode<'a> {
+    pub task: &'a Task,
+    pub transcript: Transcript,
+    pub tools: &'a dyn ToolSet,
+    pub policy: &'a mut dyn Policy,
+    pub supervisor: Option<&'a mut dyn Supervisor>,
+    pub sandbox: &'a dyn Sandbox,
+    pub recorder: &'a mut dyn Recorder,
+}
+
+/// Runs one episode to `submit` or a limit.
 pub async fn run_episode(
-    task: &Task,
-    policy: &mut dyn Policy,
-    mut supervisor: Option<&mut dyn Supervisor>,
-    sandbox: &dyn Sandbox,
-    recorder: &mut dyn Recorder,
+    episode: Episode<'_>,
     config: &AgentConfig,
 ) -> Result<EpisodeSummary, EpisodeError> {
-    let catalog = ToolCatalog::standard();
-    let mut transcript = Transcript::start(task, &catalog);
+    let Episode {
+        task,
+        mut transcript,
+        tools,
+        policy,
+        mut supervisor,
+        sandbox,
+        recorder,
+    } = episode;
+    let catalog = tools.catalog();
     recorder.start(transcript.messages()).await?;
     let mut detector = StuckDetector::default();
     let mut summary = EpisodeSummary {
@@ -154,7 +168,7 @@ pub async fn run_episode(
             exec_millis: 0,
         };
 
-        let parsed = parse_tool_call(&completion.text, &catalog)
+        let parsed = parse_tool_call(&completion.text, catalog)
             .and_then(|p| vet_call(p, completion.truncated));
         let submitted = match parsed {
             Err(error) => {
@@ -204,7 +218,7 @@ pub async fn run_episode(
                         summary.interventions += 1;
                     }
                 }
-                act(&call, verdict, sandbox, &mut event, &mut detector).await?
+                act(&call, verdict, tools, sandbox, &mut event, &mut detector).await?
             }
         };
         recorder.record(&event).await?;
@@ -310,6 +324,7 @@ async fn judge(
 async fn act(
     proposal: &ToolCall,
     verdict: Option<VerdictRecord>,
+    tools: &dyn ToolSet,
     sandbox: &dyn Sandbox,
     event: &mut StepEvent,
     detector: &mut StuckDetector,
@@ -328,7 +343,7 @@ async fn act(
         Some(Verdict::Revise { action, reason }) => {
             let preface = format!(
                 "Your action was replaced by the supervisor: {reason}\nThis ran instead:\n{}\nResult:\n",
-                render_tool_call(&action)
+                tools.catalog().render_call(&action)
             );
             (action, preface, String::new())
         }
@@ -339,7 +354,8 @@ async fn act(
         ),
     };
     let started = Instant::now();
-    let observation = execute(&action, sandbox)
+    let observation = tools
+        .execute(&action, sandbox)
         .await
         .map_err(|e| EpisodeError::Sandbox(e.to_string()))?;
     event.exec_millis = millis(started);

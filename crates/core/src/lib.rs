@@ -13,7 +13,7 @@ mod stuck;
 mod supervision;
 mod task;
 
-pub use agent::{AgentConfig, EpisodeEnd, EpisodeSummary, run_episode};
+pub use agent::{AgentConfig, Episode, EpisodeEnd, EpisodeSummary, run_episode};
 pub use model::{Completion, Message, ModelError, Policy, Role, Usage};
 pub use prompt::{Transcript, tool_response};
 pub use record::{RecordError, Recorder, StepEvent, VerdictRecord};

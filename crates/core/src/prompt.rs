@@ -40,6 +40,11 @@ impl Transcript {
                 neutralize(task.hints_text.trim())
             ));
         }
+        Transcript::new(system, user)
+    }
+
+    /// A conversation opening with any system prompt and first user message.
+    pub fn new(system: String, user: String) -> Self {
         Transcript {
             messages: vec![
                 Message::new(Role::System, system),

@@ -5,14 +5,17 @@
 //! cargo run --release -p apprentice-embedded --example generate -- --bench --prompt-tokens 128 --gen-tokens 128
 //! ```
 //! Options: `--model PATH` (default: the cached SmolLM2, fetched if needed), `--lora DIR`,
-//! `--scale S`, `--max-tokens N`, `--temperature T`, `--seed N`. Threads follow
+//! `--scale S`, `--max-tokens N`, `--temperature T`, `--seed N`, `--print-model-path`
+//! (fetch the default model if needed and print where it is). Threads follow
 //! `RAYON_NUM_THREADS` / `CANDLE_NUM_THREADS`.
 //!
 //! `--bench` runs a fixed-length prompt in one batch (prompt processing) and then exactly
 //! `--gen-tokens` greedy steps without stopping at end-of-turn (generation), and prints one
 //! JSON line with both speeds and the peak RSS.
 
-use apprentice_embedded::{ChatMessage, EmbeddedModel, GenerationParams};
+use apprentice_embedded::{
+    ChatMessage, EmbeddedModel, GenerationParams, default_cache_dir, fetch_default_model,
+};
 use std::time::Instant;
 
 struct Args {
@@ -24,6 +27,7 @@ struct Args {
     temperature: f32,
     seed: Option<u64>,
     bench: bool,
+    print_model_path: bool,
     prompt_tokens: usize,
     gen_tokens: usize,
 }
@@ -38,6 +42,7 @@ fn parse_args() -> Result<Args, String> {
         temperature: 0.0,
         seed: None,
         bench: false,
+        print_model_path: false,
         prompt_tokens: 128,
         gen_tokens: 128,
     };
@@ -54,6 +59,7 @@ fn parse_args() -> Result<Args, String> {
             "--temperature" => a.temperature = num(value()?)? as f32,
             "--seed" => a.seed = Some(num(value()?)? as u64),
             "--bench" => a.bench = true,
+            "--print-model-path" => a.print_model_path = true,
             "--prompt-tokens" => a.prompt_tokens = num(value()?)? as usize,
             "--gen-tokens" => a.gen_tokens = num(value()?)? as usize,
             other => return Err(format!("unknown option {other}")),
@@ -64,6 +70,14 @@ fn parse_args() -> Result<Args, String> {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = parse_args()?;
+    if args.print_model_path {
+        let path = match &args.model {
+            Some(p) => p.into(),
+            None => fetch_default_model(&default_cache_dir())?,
+        };
+        println!("{}", path.display());
+        return Ok(());
+    }
     let t0 = Instant::now();
     let mut model = match &args.model {
         Some(p) => EmbeddedModel::load(p)?,

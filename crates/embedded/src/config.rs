@@ -50,7 +50,7 @@ impl LlamaConfig {
             n_ff: gguf.get_usize("llama.feed_forward_length")?,
             n_head,
             n_kv_head,
-            head_dim: if n_head == 0 { 0 } else { n_embd / n_head },
+            head_dim: n_embd.checked_div(n_head).unwrap_or(0),
             rope_theta: opt_f32(gguf, "llama.rope.freq_base", 10_000.0)?,
             rms_eps: opt_f32(gguf, "llama.attention.layer_norm_rms_epsilon", 1e-5)?,
             context_length: gguf.get_usize("llama.context_length")?,
@@ -63,9 +63,9 @@ impl LlamaConfig {
     fn validate(&self, gguf: &GgufFile) -> Result<()> {
         let ok = self.n_head > 0
             && self.n_kv_head > 0
-            && self.n_head % self.n_kv_head == 0
+            && self.n_head.is_multiple_of(self.n_kv_head)
             && self.head_dim * self.n_head == self.n_embd
-            && self.head_dim % 2 == 0
+            && self.head_dim.is_multiple_of(2)
             && self.n_layer > 0;
         if ok {
             Ok(())

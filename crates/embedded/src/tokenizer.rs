@@ -110,6 +110,10 @@ impl GgufTokenizer {
 
     /// Encodes text. With `allow_special` false, strings such as `<|im_end|>` are encoded as
     /// ordinary text (never as control tokens); no BOS is added either way.
+    ///
+    /// Bytes without a token in the vocabulary are dropped, as llama.cpp and Hugging Face
+    /// tokenizers do; SmolLM2 lacks six rare control characters (U+0004, U+0006, U+0013,
+    /// U+0014, U+0016, U+001D), so only text without them round-trips byte for byte.
     pub fn encode(&self, text: &str, allow_special: bool) -> Result<Vec<u32>> {
         let tok = if allow_special {
             &self.special

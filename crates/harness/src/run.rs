@@ -3,10 +3,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use apprentice_core::{AgentConfig, EpisodeSummary, SupervisionMode, Task, run_episode};
+use apprentice_core::{
+    AgentConfig, Episode, EpisodeSummary, SupervisionMode, Task, Transcript, run_episode,
+};
 use apprentice_models::{PolicySpec, SupervisorSpec};
 use apprentice_sandbox::SandboxFactory;
 use apprentice_store::{EpisodeOutcome, Store, status};
+use apprentice_tools::{StandardTools, ToolSet};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
@@ -179,16 +182,17 @@ impl Harness {
             Some(s) => Some(s.as_mut()),
             None => None,
         };
-        let summary = run_episode(
+        let tools = StandardTools::new();
+        let parts = Episode {
             task,
-            policy.as_mut(),
+            transcript: Transcript::start(task, tools.catalog()),
+            tools: &tools,
+            policy: policy.as_mut(),
             supervisor,
-            sandbox.as_ref(),
-            &mut recorder,
-            limits,
-        )
-        .await
-        .map_err(|e| {
+            sandbox: sandbox.as_ref(),
+            recorder: &mut recorder,
+        };
+        let summary = run_episode(parts, limits).await.map_err(|e| {
             if e.is_infrastructure() {
                 AttemptError::Infrastructure(e.to_string())
             } else {

@@ -158,6 +158,39 @@ __attribute__((target("avx2,fma,f16c"))) static float dot_avx2(const block_q4_1 
     h = _mm_add_ss(h, _mm_movehdup_ps(h));
     return _mm_cvtss_f32(h) + summs;
 }
+
+/* One weight row against four activation rows: the nibbles are unpacked once per block
+ * and reused, which is what makes prompt processing (many rows) cheaper per token. Each
+ * output gets exactly the operations dot_avx2 would apply, so results are bit-identical. */
+__attribute__((target("avx2,fma,f16c"))) static void dot_avx2_x4(const block_q4_1 *w,
+                                                                 const block_q8_1f *x,
+                                                                 int64_t nb, float *out) {
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                     _mm256_setzero_ps()};
+    float summs[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    const __m256i low = _mm256_set1_epi8(0x0F);
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (int64_t b = 0; b < nb; b++) {
+        const __m128 dm = _mm_cvtph_ps(_mm_cvtsi32_si128((int)w[b].d | ((int)w[b].m << 16)));
+        const float dw = _mm_cvtss_f32(dm);
+        const float mw = _mm_cvtss_f32(_mm_shuffle_ps(dm, dm, 1));
+        const __m128i q = _mm_loadu_si128((const __m128i *)w[b].qs);
+        const __m256i qx = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), low);
+        for (int i = 0; i < 4; i++) {
+            const block_q8_1f *xb = x + i * nb + b;
+            summs[i] = fmaf(mw, xb->s, summs[i]);
+            const __m256i qy = _mm256_loadu_si256((const __m256i *)xb->qs);
+            const __m256i prod = _mm256_madd_epi16(_mm256_maddubs_epi16(qx, qy), ones);
+            acc[i] = _mm256_fmadd_ps(_mm256_set1_ps(dw * xb->d), _mm256_cvtepi32_ps(prod), acc[i]);
+        }
+    }
+    for (int i = 0; i < 4; i++) {
+        __m128 h = _mm_add_ps(_mm256_extractf128_ps(acc[i], 1), _mm256_castps256_ps128(acc[i]));
+        h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+        h = _mm_add_ss(h, _mm_movehdup_ps(h));
+        out[i] = _mm_cvtss_f32(h) + summs[i];
+    }
+}
 #endif
 
 /* Whether the AVX2 kernel was compiled in (the caller checks the CPU at run time). */
@@ -178,16 +211,25 @@ void apprentice_q4_1_rows(const block_q4_1 *w, int64_t nb, int64_t row_start, in
                           int use_avx2) {
     for (int64_t r = row_start; r < row_end; r++) {
         const block_q4_1 *wr = w + r * nb;
-        for (int64_t i = 0; i < m; i++) {
-            const block_q8_1f *xi = x + i * nb;
-            float v;
+        int64_t i = 0;
 #ifdef APPRENTICE_HAVE_AVX2
-            v = use_avx2 ? dot_avx2(wr, xi, nb) : dot_scalar(wr, xi, nb);
+        if (use_avx2) {
+            float out[4];
+            for (; i + 4 <= m; i += 4) {
+                dot_avx2_x4(wr, x + i * nb, nb, out);
+                for (int j = 0; j < 4; j++) {
+                    dst[(i + j) * ldd + r] = out[j];
+                }
+            }
+            for (; i < m; i++) {
+                dst[i * ldd + r] = dot_avx2(wr, x + i * nb, nb);
+            }
+        }
 #else
-            (void)use_avx2;
-            v = dot_scalar(wr, xi, nb);
+        (void)use_avx2;
 #endif
-            dst[i * ldd + r] = v;
+        for (; i < m; i++) {
+            dst[i * ldd + r] = dot_scalar(wr, x + i * nb, nb);
         }
     }
 }
