@@ -25,7 +25,10 @@ pub use grading::{
     Grade, ResolutionStatus, TestBucket, TestsStatus, grade, lookup, resolution, test_maintained,
     test_passed,
 };
-pub use parser::{LogParser, TestStatus, UnknownParser, parse_pytest};
+pub use parser::{
+    LogParser, TestStatus, UnknownParser, parse_django, parse_matplotlib, parse_pytest,
+    parse_pytest_options, parse_pytest_v2, parse_seaborn, parse_sympy,
+};
 pub use predictions::{Prediction, PredictionsError, parse_predictions, read_predictions};
 pub use report::{ApplyMethod, ErrorKind, Flag, LOG_TAIL_BYTES, Report, VerifyError, tail};
 pub use verify::{

@@ -6,14 +6,24 @@
 //! fixes included: names with spaces, ` - message` tails, ANSI codes) while closing the holes
 //! that were exploited in practice (a test printing a fake `PASSED other_test` line).
 //!
-//! Only pytest is implemented; [`LogParser`] is an enum so that django, sympy and the others
-//! become new variants with their own `parse_*` function and nothing else changes.
+//! [`LogParser`] names one parser per log format SWE-bench's Python repositories use:
+//! pytest and its per-repository variants ([`pytest_variants`]), Django's unittest runner
+//! ([`django`]) and sympy's `bin/test` ([`sympy`]). [`LogParser::for_repo`] gives the one
+//! SWE-bench uses for a repository.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+
+pub mod django;
+pub mod pytest_variants;
+pub mod sympy;
+
+pub use django::parse_django;
+pub use pytest_variants::{parse_matplotlib, parse_pytest_options, parse_pytest_v2, parse_seaborn};
+pub use sympy::parse_sympy;
 
 /// The outcome of one test as the log reports it.
 ///
@@ -82,6 +92,9 @@ impl fmt::Display for TestStatus {
 
 /// Which parser reads a task's test log. Chosen by name from task data (SWE-bench v5's
 /// `log_parser`, SWE-rebench's `install_config.log_parser`), hence [`FromStr`] and serde.
+/// SWE-bench's function names (`parse_log_django`) and its per-repository aliases
+/// (`parse_log_astropy` = `pytest_v2`, `parse_log_requests` = `pytest_options`, ...) are
+/// accepted too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LogParser {
@@ -89,39 +102,117 @@ pub enum LogParser {
     #[default]
     #[serde(
         alias = "parse_log_pytest",
-        alias = "pytest_v2",
-        alias = "parse_log_pytest_v2"
+        alias = "parse_log_astroid",
+        alias = "parse_log_flask",
+        alias = "parse_log_marshmallow",
+        alias = "parse_log_pvlib",
+        alias = "parse_log_pyvista",
+        alias = "parse_log_sqlfluff",
+        alias = "parse_log_xarray"
     )]
     Pytest,
+    /// pytest with absolute-path parameters cut to their basename ([`parse_pytest_options`]).
+    #[serde(
+        alias = "parse_log_pytest_options",
+        alias = "parse_log_requests",
+        alias = "parse_log_pylint",
+        alias = "parse_log_pydicom"
+    )]
+    PytestOptions,
+    /// pytest with escape-less colour codes removed ([`parse_pytest_v2`]).
+    #[serde(
+        alias = "parse_log_pytest_v2",
+        alias = "parse_log_astropy",
+        alias = "parse_log_scikit",
+        alias = "parse_log_sphinx"
+    )]
+    PytestV2,
+    /// pytest with `MouseButton.LEFT/RIGHT` ids as `1`/`3` ([`parse_matplotlib`]).
+    #[serde(alias = "parse_log_matplotlib")]
+    Matplotlib,
+    /// seaborn's `pytest --no-header -rA` ([`parse_seaborn`]).
+    #[serde(alias = "parse_log_seaborn")]
+    Seaborn,
+    /// Django's `runtests.py --verbosity 2` ([`parse_django`]).
+    #[serde(alias = "parse_log_django")]
+    Django,
+    /// sympy's `bin/test --verbose` ([`parse_sympy`]).
+    #[serde(alias = "parse_log_sympy")]
+    Sympy,
 }
 
 /// A parser name this crate does not know.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown log parser `{0}` (known: pytest)")]
+#[error(
+    "unknown log parser `{0}` (known: pytest, pytest_options, pytest_v2, matplotlib, seaborn, \
+     django, sympy)"
+)]
 pub struct UnknownParser(pub String);
 
 impl LogParser {
     /// Every parser, for listings and round-trip tests.
-    pub const ALL: &'static [LogParser] = &[LogParser::Pytest];
+    pub const ALL: &'static [LogParser] = &[
+        LogParser::Pytest,
+        LogParser::PytestOptions,
+        LogParser::PytestV2,
+        LogParser::Matplotlib,
+        LogParser::Seaborn,
+        LogParser::Django,
+        LogParser::Sympy,
+    ];
 
     /// The canonical name.
     pub fn name(self) -> &'static str {
         match self {
             LogParser::Pytest => "pytest",
+            LogParser::PytestOptions => "pytest_options",
+            LogParser::PytestV2 => "pytest_v2",
+            LogParser::Matplotlib => "matplotlib",
+            LogParser::Seaborn => "seaborn",
+            LogParser::Django => "django",
+            LogParser::Sympy => "sympy",
         }
     }
 
-    /// Looks a parser up by name. SWE-bench's function names are accepted too
-    /// (`parse_log_pytest`), and `pytest_v2` maps to the same parser because this one already
-    /// includes what v2 adds (ANSI stripping, the `name STATUS` verbose form).
-    /// `pytest_options` is deliberately *not* an alias: it rewrites absolute-path parameters,
-    /// which this parser does not do.
+    /// Looks a parser up by name: the canonical names, SWE-bench's function names
+    /// (`parse_log_pytest_v2`) and its per-repository aliases (`parse_log_astropy`,
+    /// `requests`, ...), as in `log_parsers/python.py`.
     pub fn from_name(name: &str) -> Result<LogParser, UnknownParser> {
         let trimmed = name.trim();
         let short = trimmed.strip_prefix("parse_log_").unwrap_or(trimmed);
-        match short {
-            "pytest" | "pytest_v2" => Ok(LogParser::Pytest),
-            _ => Err(UnknownParser(name.to_string())),
+        Ok(match short {
+            "pytest" | "astroid" | "flask" | "marshmallow" | "pvlib" | "pyvista" | "sqlfluff"
+            | "xarray" => LogParser::Pytest,
+            "pytest_options" | "requests" | "pylint" | "pydicom" => LogParser::PytestOptions,
+            "pytest_v2" | "astropy" | "scikit" | "sphinx" => LogParser::PytestV2,
+            "matplotlib" => LogParser::Matplotlib,
+            "seaborn" => LogParser::Seaborn,
+            "django" => LogParser::Django,
+            "sympy" => LogParser::Sympy,
+            _ => return Err(UnknownParser(name.to_string())),
+        })
+    }
+
+    /// The parser SWE-bench uses for a repository (`MAP_REPO_TO_PARSER_PY`), given as
+    /// `owner/name` (case-insensitive, a `https://github.com/` prefix or `.git` suffix is
+    /// ignored). Repositories it does not list get [`LogParser::Pytest`].
+    pub fn for_repo(repo: &str) -> LogParser {
+        let repo = repo.trim().to_ascii_lowercase();
+        let repo = repo
+            .strip_prefix("https://github.com/")
+            .unwrap_or(&repo)
+            .trim_end_matches('/');
+        let repo = repo.strip_suffix(".git").unwrap_or(repo);
+        match repo {
+            "django/django" => LogParser::Django,
+            "sympy/sympy" => LogParser::Sympy,
+            "matplotlib/matplotlib" => LogParser::Matplotlib,
+            "mwaskom/seaborn" => LogParser::Seaborn,
+            "astropy/astropy" | "scikit-learn/scikit-learn" | "sphinx-doc/sphinx" => {
+                LogParser::PytestV2
+            }
+            "psf/requests" | "pylint-dev/pylint" | "pydicom/pydicom" => LogParser::PytestOptions,
+            _ => LogParser::Pytest,
         }
     }
 
@@ -129,6 +220,12 @@ impl LogParser {
     pub fn parse(self, log: &str) -> BTreeMap<String, TestStatus> {
         match self {
             LogParser::Pytest => parse_pytest(log),
+            LogParser::PytestOptions => parse_pytest_options(log),
+            LogParser::PytestV2 => parse_pytest_v2(log),
+            LogParser::Matplotlib => parse_matplotlib(log),
+            LogParser::Seaborn => parse_seaborn(log),
+            LogParser::Django => parse_django(log),
+            LogParser::Sympy => parse_sympy(log),
         }
     }
 }
@@ -461,8 +558,12 @@ mod tests {
             LogParser::from_name("parse_log_pytest"),
             Ok(LogParser::Pytest)
         );
-        assert_eq!("pytest_v2".parse::<LogParser>(), Ok(LogParser::Pytest));
-        assert!(LogParser::from_name("django").is_err());
+        assert_eq!("pytest_v2".parse::<LogParser>(), Ok(LogParser::PytestV2));
+        assert_eq!(
+            LogParser::from_name("parse_log_django"),
+            Ok(LogParser::Django)
+        );
+        assert!(LogParser::from_name("unittest").is_err());
         for p in LogParser::ALL {
             assert_eq!(LogParser::from_name(p.name()), Ok(*p));
         }
@@ -473,6 +574,17 @@ mod tests {
         assert_eq!(
             serde_json::from_str::<LogParser>("\"parse_log_pytest\"").ok(),
             Some(LogParser::Pytest)
+        );
+        for p in LogParser::ALL {
+            let json = serde_json::to_string(p).unwrap_or_default();
+            assert_eq!(serde_json::from_str::<LogParser>(&json).ok(), Some(*p));
+            let alias = format!("\"parse_log_{}\"", p.name());
+            assert_eq!(serde_json::from_str::<LogParser>(&alias).ok(), Some(*p));
+            assert_eq!(LogParser::from_name(&alias[1..alias.len() - 1]), Ok(*p));
+        }
+        assert_eq!(
+            serde_json::from_str::<LogParser>("\"parse_log_astropy\"").ok(),
+            Some(LogParser::PytestV2)
         );
     }
 }
