@@ -52,6 +52,9 @@ enum Command {
     Tasks(commands::tasks::TasksCommand),
     /// Show runs, one run's episodes, or one episode's steps.
     Show(commands::show::ShowArgs),
+    /// Fetch or list the embedded model.
+    #[command(subcommand)]
+    Models(commands::models::ModelsCommand),
     /// Write training data (SFT rows or DPO pairs) from stored runs.
     Export(commands::export::ExportArgs),
 }
@@ -90,6 +93,7 @@ fn main() -> ExitCode {
             Command::Tasks(command) => commands::tasks::run(&ctx, command).await,
             Command::Show(args) => commands::show::run(&ctx, args).await,
             Command::Export(args) => commands::export::run(&ctx, args).await,
+            Command::Models(command) => commands::models::run(&ctx, command).await,
         }
     });
     match result {

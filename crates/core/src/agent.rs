@@ -266,7 +266,8 @@ fn out_of_budget(
         .map(|_| EpisodeEnd::CostLimit)
 }
 
-/// Whether (and why) the supervisor should see this proposal.
+/// Whether (and why) the supervisor should see this proposal. A supervisor that sees every
+/// proposal is still told when the agent looks stuck, so it can steer rather than approve.
 fn review_trigger(
     config: &AgentConfig,
     detector: &StuckDetector,
@@ -274,11 +275,12 @@ fn review_trigger(
     task: &Task,
     step: usize,
 ) -> Option<Trigger> {
+    let stuck = detector
+        .reason(call, step, config.max_steps)
+        .map(Trigger::Stuck);
     match config.mode {
-        SupervisionMode::Every | SupervisionMode::Shadow => Some(Trigger::Routine),
-        SupervisionMode::Stuck => detector
-            .reason(call, step, config.max_steps)
-            .map(Trigger::Stuck),
+        SupervisionMode::Every | SupervisionMode::Shadow => Some(stuck.unwrap_or(Trigger::Routine)),
+        SupervisionMode::Stuck => stuck,
         SupervisionMode::Sample(fraction) => {
             (draw(config.seed, &task.instance_id, step) < fraction).then_some(Trigger::Routine)
         }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use apprentice_core::{
     AgentConfig, Episode, EpisodeSummary, SupervisionMode, Task, Transcript, run_episode,
 };
-use apprentice_models::{PolicySpec, SupervisorSpec};
+use apprentice_models::{PolicyMaker, SupervisorSpec};
 use apprentice_sandbox::SandboxFactory;
 use apprentice_store::{EpisodeOutcome, Store, status};
 use apprentice_tools::{StandardTools, ToolSet};
@@ -58,7 +58,7 @@ pub struct EpisodeReport {
 pub struct Harness {
     pub store: Store,
     pub factory: Arc<dyn SandboxFactory>,
-    pub policy: PolicySpec,
+    pub policy: PolicyMaker,
     pub supervisor: SupervisorSpec,
     pub mode: SupervisionMode,
     pub config: RunConfig,

@@ -3,6 +3,7 @@
 //!
 //! | spec | what it is |
 //! |---|---|
+//! | `embedded[:PATH.gguf][+lora=DIR[@SCALE]]` | the in-process model; plain `embedded` is the cached SmolLM2-135M-Instruct |
 //! | `scripted:gold` | replays the task's gold patch through the tools (a test and demo oracle) |
 //! | `scripted:FILE` | replays recorded replies from a JSON array of strings or JSONL `{"text": ...}` |
 //! | `openai:MODEL@URL` | any OpenAI-compatible chat server (vLLM, llama.cpp, Ollama); key from `OPENAI_API_KEY` |
@@ -10,15 +11,19 @@
 //! | supervisor `anthropic:MODEL[@URL]` | Claude through the Messages API; key from `ANTHROPIC_API_KEY` |
 //! | supervisor `openai:MODEL@URL` | an OpenAI-compatible model as the judge |
 
+mod embedded;
 mod judge;
 mod oracle;
 mod remote;
 mod scripted;
 
 use std::path::PathBuf;
+use std::sync::OnceLock;
 
 use apprentice_core::{Policy, Supervisor, Task};
+use apprentice_embedded::EmbeddedSpec;
 
+pub use embedded::{EmbeddedPolicy, SharedModel, load_model};
 pub use judge::{JUDGE_SYSTEM_PROMPT, LlmSupervisor, parse_judgement};
 pub use oracle::OracleSupervisor;
 pub use remote::RemotePolicy;
@@ -39,12 +44,13 @@ pub enum SpecError {
 /// What acts in the episode.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PolicySpec {
+    Embedded(EmbeddedSpec),
     ScriptedGold,
     ScriptedFile(PathBuf),
     OpenAi { model: String, base_url: String },
 }
 
-const POLICY_HINT: &str = "expected scripted:gold, scripted:FILE or openai:MODEL@URL";
+const POLICY_HINT: &str = "expected embedded, embedded:PATH.gguf[+lora=DIR@SCALE], scripted:gold, scripted:FILE or openai:MODEL@URL";
 
 impl std::str::FromStr for PolicySpec {
     type Err = SpecError;
@@ -55,6 +61,11 @@ impl std::str::FromStr for PolicySpec {
             spec: spec.to_string(),
             hint: POLICY_HINT.into(),
         };
+        if spec.starts_with("embedded") {
+            return EmbeddedSpec::parse(spec)
+                .map(PolicySpec::Embedded)
+                .map_err(|e| SpecError::Invalid(e.to_string()));
+        }
         let (kind, rest) = spec.split_once(':').ok_or_else(unknown)?;
         match kind {
             "scripted" if rest == "gold" => Ok(PolicySpec::ScriptedGold),
@@ -129,10 +140,47 @@ fn model_at_url(spec: &str, rest: &str) -> Result<(String, Option<String>), Spec
     Ok((model.to_string(), url))
 }
 
-impl PolicySpec {
+/// Builds a policy per episode from a spec, loading an embedded model once and sharing it.
+#[derive(Debug)]
+pub struct PolicyMaker {
+    spec: PolicySpec,
+    model: OnceLock<SharedModel>,
+}
+
+impl PolicyMaker {
+    pub fn new(spec: PolicySpec) -> Self {
+        PolicyMaker {
+            spec,
+            model: OnceLock::new(),
+        }
+    }
+
+    /// Loads what the spec needs up front (the embedded model, fetched on first use), so a
+    /// missing or broken model is reported before any episode starts. Blocking.
+    pub fn prepare(&self) -> Result<(), SpecError> {
+        if let PolicySpec::Embedded(spec) = &self.spec
+            && self.model.get().is_none()
+        {
+            let model = load_model(spec).map_err(SpecError::Invalid)?;
+            let _ = self.model.set(model);
+        }
+        Ok(())
+    }
+
     /// Builds the policy for one episode of `task`.
     pub fn build(&self, task: &Task) -> Result<Box<dyn Policy>, SpecError> {
-        match self {
+        match &self.spec {
+            PolicySpec::Embedded(spec) => {
+                let model = self.model.get().ok_or_else(|| {
+                    SpecError::Invalid(
+                        "the embedded model was not loaded (call prepare first)".into(),
+                    )
+                })?;
+                Ok(Box::new(EmbeddedPolicy::new(
+                    spec.to_string(),
+                    model.clone(),
+                )))
+            }
             PolicySpec::ScriptedGold => Ok(Box::new(
                 ScriptedPolicy::gold(task).map_err(SpecError::Invalid)?,
             )),

@@ -1,6 +1,7 @@
 //! One module per subcommand; shared plumbing here.
 
 pub mod export;
+pub mod models;
 pub mod run;
 pub mod show;
 pub mod tasks;

