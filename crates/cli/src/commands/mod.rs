@@ -5,6 +5,7 @@ pub mod models;
 pub mod run;
 pub mod show;
 pub mod tasks;
+pub mod train;
 pub mod verify;
 
 use std::path::PathBuf;
@@ -57,9 +58,15 @@ impl Context {
         bar
     }
 
-    /// Prints a line above the progress bar (or nowhere, with --json or -q).
+    /// Prints a line on stderr, above the progress bar when one is drawn (nowhere with --json
+    /// or -q).
     pub fn note(&self, bar: &ProgressBar, line: String) {
-        if !self.json && !self.quiet {
+        if self.json || self.quiet {
+            return;
+        }
+        if bar.is_hidden() {
+            eprintln!("{line}");
+        } else {
             bar.println(line);
         }
     }
