@@ -42,8 +42,9 @@ impl EmbeddedPolicy {
                 max_tokens: MAX_REPLY_TOKENS,
                 temperature: 0.0,
                 seed: Some(0),
-                // Stopping at the closing tag saves tokens; the parser tolerates its absence.
-                stop: vec!["</tool_call>".into()],
+                // One call per reply: stop where the first call's function closes (the parser
+                // adds the closers). Small models otherwise ramble on into a second call.
+                stop: vec!["</function>".into(), "</tool_call>".into()],
                 ..GenerationParams::default()
             },
         }
