@@ -3,10 +3,9 @@
 
 mod common;
 
-use common::{Workspace, call, script, stderr};
+use common::{Workspace, call, script, stderr, wrong_numerals_edit};
 use serde_json::Value;
 
-const WRONG_EDIT_OLD: &str = "    if not MIN_VALUE <= number < MAX_VALUE:";
 const WRONG_EDIT_NEW: &str = "    if not MIN_VALUE < number < MAX_VALUE:";
 
 fn read_jsonl(path: &std::path::Path) -> Vec<Value> {
@@ -43,14 +42,7 @@ fn corrected_and_failed_runs(ws: &Workspace) {
                     ("new_str", "import pytest  # x"),
                 ],
             ),
-            call(
-                "str_replace",
-                &[
-                    ("path", "numerals/convert.py"),
-                    ("old_str", WRONG_EDIT_OLD),
-                    ("new_str", WRONG_EDIT_NEW),
-                ],
-            ),
+            wrong_numerals_edit(),
             call("submit", &[]),
         ],
     );

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{Workspace, call, script, stderr};
+use common::{Workspace, call, script, stderr, wrong_numerals_edit};
 use serde_json::Value;
 
 #[test]
@@ -56,14 +56,7 @@ fn oracle_corrects_a_wrong_policy_and_every_step_is_stored() {
                 ("new_str", "import pytest  # skip"),
             ],
         ),
-        call(
-            "str_replace",
-            &[
-                ("path", "numerals/convert.py"),
-                ("old_str", "    if not MIN_VALUE <= number < MAX_VALUE:"),
-                ("new_str", "    if not MIN_VALUE < number < MAX_VALUE:"),
-            ],
-        ),
+        wrong_numerals_edit(),
         call("submit", &[]),
     ];
     let path = ws.path("wrong.json");
@@ -89,12 +82,7 @@ fn oracle_corrects_a_wrong_policy_and_every_step_is_stored() {
     assert_eq!(summary["interventions"], 2);
     assert_eq!(summary["intervention_rate"], 0.5);
 
-    let episode = summary["episodes_detail"][0]["episode"]
-        .as_i64()
-        .unwrap()
-        .to_string();
-    let (_, shown) = ws.json(&["show", "--episode", &episode]);
-    let steps = shown["steps"].as_array().unwrap();
+    let steps = ws.first_episode_steps(&summary);
     let verdicts: Vec<Value> = steps.iter().map(|s| s["verdict"].clone()).collect();
     assert_eq!(
         verdicts,
@@ -131,17 +119,7 @@ fn oracle_corrects_a_wrong_policy_and_every_step_is_stored() {
 #[test]
 fn shadow_mode_counts_would_be_interventions_without_blocking() {
     let ws = Workspace::new();
-    let replies = vec![
-        call(
-            "str_replace",
-            &[
-                ("path", "numerals/convert.py"),
-                ("old_str", "    if not MIN_VALUE <= number < MAX_VALUE:"),
-                ("new_str", "    if not MIN_VALUE < number < MAX_VALUE:"),
-            ],
-        ),
-        call("submit", &[]),
-    ];
+    let replies = vec![wrong_numerals_edit(), call("submit", &[])];
     let path = ws.path("wrong.json");
     script(&path, &replies);
     let policy = format!("scripted:{}", path.display());
@@ -186,12 +164,7 @@ fn commands_that_hang_or_flood_are_recorded_not_fatal() {
         "none",
     ]);
     assert!(output.status.success(), "{}", stderr(&output));
-    let episode = summary["episodes_detail"][0]["episode"]
-        .as_i64()
-        .unwrap()
-        .to_string();
-    let (_, shown) = ws.json(&["show", "--episode", &episode]);
-    let steps = shown["steps"].as_array().unwrap();
+    let steps = ws.first_episode_steps(&summary);
     assert!(
         steps[0]["observation"]
             .as_str()
@@ -237,12 +210,7 @@ fn stuck_mode_asks_only_when_the_agent_loops_and_the_oracle_hints() {
         "stuck",
     ]);
     assert!(output.status.success(), "{}", stderr(&output));
-    let episode = summary["episodes_detail"][0]["episode"]
-        .as_i64()
-        .unwrap()
-        .to_string();
-    let (_, shown) = ws.json(&["show", "--episode", &episode]);
-    let steps = shown["steps"].as_array().unwrap();
+    let steps = ws.first_episode_steps(&summary);
     let verdicts: Vec<Value> = steps.iter().map(|s| s["verdict"].clone()).collect();
     assert_eq!(
         verdicts,

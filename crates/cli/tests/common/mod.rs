@@ -47,6 +47,16 @@ impl Workspace {
         cmd
     }
 
+    /// The stored steps of the first episode in a run summary.
+    pub fn first_episode_steps(&self, summary: &Value) -> Vec<Value> {
+        let episode = summary["episodes_detail"][0]["episode"]
+            .as_i64()
+            .unwrap()
+            .to_string();
+        let (_, shown) = self.json(&["show", "--episode", &episode]);
+        shown["steps"].as_array().unwrap().clone()
+    }
+
     pub fn json(&self, args: &[&str]) -> (Output, Value) {
         let output = self.cmd().args(args).arg("--json").output().unwrap();
         let value = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
@@ -62,6 +72,18 @@ pub fn call(name: &str, args: &[(&str, &str)]) -> String {
     }
     text.push_str("</function>\n</tool_call>");
     text
+}
+
+/// The wrong fix for `demo__numerals-1`: it narrows the range instead of including 3999.
+pub fn wrong_numerals_edit() -> String {
+    call(
+        "str_replace",
+        &[
+            ("path", "numerals/convert.py"),
+            ("old_str", "    if not MIN_VALUE <= number < MAX_VALUE:"),
+            ("new_str", "    if not MIN_VALUE < number < MAX_VALUE:"),
+        ],
+    )
 }
 
 pub fn script(path: &Path, replies: &[String]) {
