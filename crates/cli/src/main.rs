@@ -57,6 +57,8 @@ enum Command {
     Models(commands::models::ModelsCommand),
     /// Write training data (SFT rows or DPO pairs) from stored runs.
     Export(commands::export::ExportArgs),
+    /// Train a LoRA adapter (SFT or DPO) on exported rows.
+    Train(commands::train::TrainArgs),
 }
 
 fn init_logging(cli: &Cli) {
@@ -94,6 +96,7 @@ fn main() -> ExitCode {
             Command::Show(args) => commands::show::run(&ctx, args).await,
             Command::Export(args) => commands::export::run(&ctx, args).await,
             Command::Models(command) => commands::models::run(&ctx, command).await,
+            Command::Train(args) => commands::train::run(&ctx, args).await,
         }
     });
     match result {

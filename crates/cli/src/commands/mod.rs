@@ -5,6 +5,7 @@ pub mod models;
 pub mod run;
 pub mod show;
 pub mod tasks;
+pub mod train;
 pub mod verify;
 
 use std::path::PathBuf;

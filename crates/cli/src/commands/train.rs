@@ -1,0 +1,142 @@
+//! `apprentice train sft|dpo`: a LoRA adapter for the embedded model from exported rows.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use apprentice_embedded::{EmbeddedModel, default_cache_dir, fetch_default_model};
+use apprentice_train::{
+    DpoKind, DpoLossConfig, LoadLimits, LoraConfig, TrainConfig, TrainError, TrainableLlama,
+    load_dpo, load_sft, train_dpo, train_sft,
+};
+use clap::{Args, ValueEnum};
+use serde_json::json;
+
+use super::Context;
+use crate::output::{CommandResult, Failure, print_json};
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Kind {
+    Sft,
+    Dpo,
+}
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    kind: Kind,
+    /// JSONL rows from `apprentice export sft|dpo`.
+    #[arg(long)]
+    data: PathBuf,
+    /// Adapter directory (PEFT format; checkpoints in `checkpoint-epoch-N`).
+    #[arg(long)]
+    out: PathBuf,
+    /// Base GGUF model (default: the cached SmolLM2, fetched if needed).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    #[arg(long, default_value_t = 8)]
+    rank: usize,
+    #[arg(long, default_value_t = 16.0)]
+    alpha: f32,
+    #[arg(long, default_value_t = 0.05)]
+    dropout: f32,
+    /// Peak learning rate (default 2e-4 for SFT, 5e-6 for DPO).
+    #[arg(long)]
+    lr: Option<f64>,
+    #[arg(long, default_value_t = 1)]
+    epochs: usize,
+    /// Rows (or pairs) per optimizer step.
+    #[arg(long, default_value_t = 4)]
+    grad_accum: usize,
+    /// DPO beta.
+    #[arg(long, default_value_t = 0.1)]
+    beta: f64,
+    /// DPO loss: sigmoid or ipo.
+    #[arg(long, default_value = "sigmoid")]
+    loss: String,
+    /// Weight of the SFT term added to DPO (RPO); 0 = off.
+    #[arg(long, default_value_t = 0.0)]
+    rpo_alpha: f64,
+    /// Train on at most this many rows.
+    #[arg(long)]
+    max_rows: Option<usize>,
+    /// Drop rows longer than this many tokens.
+    #[arg(long, default_value_t = 1024)]
+    max_tokens: usize,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+/// Data and configuration problems are the user's to fix (exit 2); the rest is a crash.
+fn failure(e: TrainError) -> Failure {
+    match e {
+        TrainError::Malformed { .. }
+        | TrainError::EmptyDataset { .. }
+        | TrainError::Config(_)
+        | TrainError::Io { .. } => Failure::Input(e.to_string()),
+        other => Failure::Crash(other.into()),
+    }
+}
+
+pub async fn run(ctx: &Context, args: &TrainArgs) -> CommandResult {
+    let kind = args.kind;
+    let loss: DpoKind = args.loss.parse().map_err(Failure::Input)?;
+    let model_path = match &args.model {
+        Some(p) => p.clone(),
+        None => fetch_default_model(&default_cache_dir())
+            .map_err(|e| Failure::Crash(anyhow::anyhow!(e)))?,
+    };
+    let embedded = EmbeddedModel::load(&model_path).map_err(|e| Failure::Input(e.to_string()))?;
+    let limits = LoadLimits {
+        max_rows: args.max_rows,
+        max_tokens: Some(args.max_tokens),
+    };
+    let lora = LoraConfig {
+        rank: args.rank,
+        alpha: args.alpha,
+        dropout: args.dropout,
+        seed: args.seed,
+        ..Default::default()
+    };
+    let cfg = TrainConfig {
+        lr: args.lr.unwrap_or(match kind {
+            Kind::Sft => 2e-4,
+            Kind::Dpo => 5e-6,
+        }),
+        epochs: args.epochs,
+        grad_accum: args.grad_accum,
+        seed: args.seed,
+        dpo: DpoLossConfig {
+            beta: args.beta,
+            kind: loss,
+            rpo_alpha: args.rpo_alpha,
+        },
+        ..Default::default()
+    };
+    let bar = ctx.progress(0, "training");
+    let report = tokio::task::block_in_place(|| -> Result<_, TrainError> {
+        let model = TrainableLlama::load(&model_path, embedded.config(), &lora)?;
+        match kind {
+            Kind::Sft => {
+                let rows = load_sft(&args.data, &embedded, limits)?;
+                train_sft(&model, &rows, &cfg, &args.out, Some(&bar))
+            }
+            Kind::Dpo => {
+                let pairs = load_dpo(&args.data, &embedded, limits)?;
+                train_dpo(&model, &pairs, &cfg, &args.out, Some(&bar))
+            }
+        }
+    })
+    .map_err(failure)?;
+    if ctx.json {
+        print_json(
+            &json!({"adapter": args.out, "steps": report.steps, "final_loss": report.final_loss}),
+        )?;
+    } else {
+        println!(
+            "trained {} step(s), final loss {:.4}; adapter in {}",
+            report.steps,
+            report.final_loss,
+            args.out.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

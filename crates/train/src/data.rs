@@ -1,0 +1,304 @@
+//! Reading `apprentice export sft|dpo` JSONL and tokenising it with the model's chat template.
+//!
+//! Conversations are rendered with the embedded crate's ChatML renderer, so training sees
+//! exactly the token ids the policy sees at inference. The loss mask is derived from turn
+//! boundaries: rendering is a concatenation of per-turn encodings, so rendering the first
+//! `i` messages gives a prefix of the full ids, and the tokens between two prefixes are one
+//! turn. Within an assistant turn the header (`<|im_start|>assistant\n`) is context, and the
+//! content plus `<|im_end|>` are trained (the trailing newline is not: generation stops at
+//! `<|im_end|>`).
+
+use crate::error::{Result, TrainError};
+use apprentice_embedded::{ChatMessage, EmbeddedModel};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// One message of a row (`train: false` keeps a turn as context only).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Message {
+    /// `system`, `user` or `assistant`.
+    pub role: String,
+    /// The text.
+    pub content: String,
+    /// `Some(false)` masks this turn from the loss.
+    #[serde(default)]
+    pub train: Option<bool>,
+}
+
+/// A TRL conversational SFT row.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SftRow {
+    /// The conversation.
+    pub messages: Vec<Message>,
+    /// Reward weight (reward-weighted SFT); 1 when absent.
+    #[serde(default)]
+    pub weight: Option<f64>,
+}
+
+/// A TRL conversational preference row.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DpoRow {
+    /// Shared context.
+    pub prompt: Vec<Message>,
+    /// Preferred continuation.
+    pub chosen: Vec<Message>,
+    /// Dispreferred continuation.
+    pub rejected: Vec<Message>,
+}
+
+/// A tokenised sequence: `mask[t] = 1` when token `t` is a training target.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sequence {
+    /// Token ids.
+    pub tokens: Vec<u32>,
+    /// Per-token target mask (same length as `tokens`; `mask[0]` is always 0).
+    pub mask: Vec<f32>,
+}
+
+impl Sequence {
+    /// Number of trained tokens.
+    pub fn trained(&self) -> usize {
+        self.mask.iter().filter(|&&m| m > 0.0).count()
+    }
+}
+
+/// A tokenised SFT example.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SftExample {
+    /// The conversation.
+    pub seq: Sequence,
+    /// Row weight.
+    pub weight: f32,
+    /// 1-based line of the source file (for messages).
+    pub line: usize,
+}
+
+/// A tokenised preference pair.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DpoExample {
+    /// Prompt + chosen, mask on the chosen completion.
+    pub chosen: Sequence,
+    /// Prompt + rejected, mask on the rejected completion.
+    pub rejected: Sequence,
+    /// 1-based line of the source file.
+    pub line: usize,
+}
+
+/// Limits applied while loading.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LoadLimits {
+    /// Keep at most this many rows.
+    pub max_rows: Option<usize>,
+    /// Drop rows longer than this many tokens (counted, with a warning), as TRL drops rows
+    /// past `max_length` rather than training on a truncated turn.
+    pub max_tokens: Option<usize>,
+}
+
+fn to_chat(msgs: &[Message]) -> Vec<ChatMessage> {
+    msgs.iter()
+        .map(|m| ChatMessage::new(m.role.clone(), m.content.clone()))
+        .collect()
+}
+
+/// Tokenises `messages`; turn `i` is trained when `trained(i)` is true (it must be an
+/// assistant turn).
+pub fn tokenize_conversation(
+    model: &EmbeddedModel,
+    messages: &[Message],
+    trained: impl Fn(usize, &Message) -> bool,
+) -> Result<Sequence> {
+    let chat = to_chat(messages);
+    let tokens = model.render_chat(&chat, false)?;
+    let mut mask = vec![0.0f32; tokens.len()];
+    let header = assistant_header(model)?;
+    let mut start = model.render_chat(&chat[..0], false)?.len();
+    for (i, m) in messages.iter().enumerate() {
+        let prefix = model.render_chat(&chat[..=i], false)?;
+        let end = prefix.len();
+        if !tokens.starts_with(&prefix) {
+            return Err(TrainError::Config(
+                "the chat template is not prefix-preserving for this conversation".into(),
+            ));
+        }
+        if m.role == "assistant" && trained(i, m) {
+            let turn = &tokens[start..end];
+            let skip = turn.iter().zip(&header).take_while(|(a, b)| a == b).count();
+            // Train up to and including `<|im_end|>`: the turn ends with `<|im_end|>\n`.
+            let newline = model.tokenizer().encode("\n", false)?.len();
+            let stop = end.saturating_sub(newline);
+            for slot in &mut mask[(start + skip).min(stop)..stop] {
+                *slot = 1.0;
+            }
+        }
+        start = end;
+    }
+    Ok(Sequence { tokens, mask })
+}
+
+fn assistant_header(model: &EmbeddedModel) -> Result<Vec<u32>> {
+    let start = model
+        .tokenizer()
+        .token_to_id("<|im_start|>")
+        .ok_or_else(|| TrainError::Config("the vocabulary has no <|im_start|> token".into()))?;
+    let mut h = vec![start];
+    h.extend(model.tokenizer().encode("assistant\n", false)?);
+    Ok(h)
+}
+
+fn read_lines(path: &Path) -> Result<Vec<(usize, String)>> {
+    let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
+    let lines: Vec<(usize, String)> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| (i + 1, l.to_string()))
+        .collect();
+    if lines.is_empty() {
+        return Err(TrainError::EmptyDataset {
+            path: path.to_path_buf(),
+            detail: "the file has no rows".into(),
+        });
+    }
+    Ok(lines)
+}
+
+fn malformed(path: &Path, line: usize, detail: impl Into<String>) -> TrainError {
+    TrainError::Malformed {
+        path: path.to_path_buf(),
+        line,
+        detail: detail.into(),
+    }
+}
+
+fn check_roles(path: &Path, line: usize, msgs: &[Message], what: &str) -> Result<()> {
+    for m in msgs {
+        if !matches!(m.role.as_str(), "system" | "user" | "assistant") {
+            return Err(malformed(
+                path,
+                line,
+                format!(
+                    "{what}: unknown role {:?} (expected system, user or assistant)",
+                    m.role
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn finish<T>(path: &Path, rows: Vec<T>, dropped_long: usize) -> Result<Vec<T>> {
+    if dropped_long > 0 {
+        tracing::warn!(path = %path.display(), dropped_long, "rows longer than --max-tokens were dropped");
+    }
+    if rows.is_empty() {
+        return Err(TrainError::EmptyDataset {
+            path: PathBuf::from(path),
+            detail: format!(
+                "no usable rows ({dropped_long} longer than the token limit were dropped)"
+            ),
+        });
+    }
+    Ok(rows)
+}
+
+fn too_long(limits: &LoadLimits, seqs: &[&Sequence]) -> bool {
+    limits
+        .max_tokens
+        .is_some_and(|m| seqs.iter().any(|s| s.tokens.len() > m))
+}
+
+/// Loads and tokenises SFT rows. Malformed lines and rows with no trained assistant token
+/// are errors naming the file and line; over-long rows are dropped and counted.
+pub fn load_sft(path: &Path, model: &EmbeddedModel, limits: LoadLimits) -> Result<Vec<SftExample>> {
+    let mut out = Vec::new();
+    let mut dropped = 0;
+    for (line, text) in read_lines(path)? {
+        if limits.max_rows.is_some_and(|m| out.len() >= m) {
+            break;
+        }
+        let row: SftRow = serde_json::from_str(&text).map_err(|e| {
+            malformed(
+                path,
+                line,
+                format!("not an SFT row ({{\"messages\": [...]}}): {e}"),
+            )
+        })?;
+        check_roles(path, line, &row.messages, "messages")?;
+        let weight = row.weight.unwrap_or(1.0);
+        if !(weight.is_finite() && weight >= 0.0) {
+            return Err(malformed(
+                path,
+                line,
+                format!("weight {weight} is not a finite non-negative number"),
+            ));
+        }
+        let seq = tokenize_conversation(model, &row.messages, |_, m| m.train != Some(false))
+            .map_err(|e| malformed(path, line, e.to_string()))?;
+        if seq.trained() == 0 {
+            return Err(malformed(
+                path,
+                line,
+                "no assistant turn to train (all masked or absent)",
+            ));
+        }
+        if too_long(&limits, &[&seq]) {
+            dropped += 1;
+            continue;
+        }
+        out.push(SftExample {
+            seq,
+            weight: weight as f32,
+            line,
+        });
+    }
+    finish(path, out, dropped)
+}
+
+/// Loads and tokenises preference rows (prompt + chosen / prompt + rejected; the completion,
+/// i.e. every assistant turn after the prompt, is what the log-probs are summed over).
+pub fn load_dpo(path: &Path, model: &EmbeddedModel, limits: LoadLimits) -> Result<Vec<DpoExample>> {
+    let mut out = Vec::new();
+    let mut dropped = 0;
+    for (line, text) in read_lines(path)? {
+        if limits.max_rows.is_some_and(|m| out.len() >= m) {
+            break;
+        }
+        let row: DpoRow = serde_json::from_str(&text).map_err(|e| {
+            malformed(
+                path,
+                line,
+                format!("not a preference row ({{\"prompt\", \"chosen\", \"rejected\"}}): {e}"),
+            )
+        })?;
+        check_roles(path, line, &row.prompt, "prompt")?;
+        check_roles(path, line, &row.chosen, "chosen")?;
+        check_roles(path, line, &row.rejected, "rejected")?;
+        let n = row.prompt.len();
+        let side = |completion: &[Message], what: &str| -> Result<Sequence> {
+            let mut msgs = row.prompt.clone();
+            msgs.extend_from_slice(completion);
+            let seq = tokenize_conversation(model, &msgs, |i, _| i >= n)
+                .map_err(|e| malformed(path, line, e.to_string()))?;
+            if seq.trained() == 0 {
+                return Err(malformed(
+                    path,
+                    line,
+                    format!("{what} has no assistant turn"),
+                ));
+            }
+            Ok(seq)
+        };
+        let chosen = side(&row.chosen, "chosen")?;
+        let rejected = side(&row.rejected, "rejected")?;
+        if too_long(&limits, &[&chosen, &rejected]) {
+            dropped += 1;
+            continue;
+        }
+        out.push(DpoExample {
+            chosen,
+            rejected,
+            line,
+        });
+    }
+    finish(path, out, dropped)
+}

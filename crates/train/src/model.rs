@@ -1,0 +1,378 @@
+//! A differentiable llama forward pass for LoRA training.
+//!
+//! The embedded crate's inference model runs quantized matmuls and fused kernels, none of
+//! which have a backward pass in candle (gradients would silently stop or fail). Here the
+//! base weights are dequantized once to f32 plain `Tensor`s, so they are frozen for free, and
+//! only the LoRA `A`/`B` matrices are `Var`s. RMSNorm, RoPE and softmax use candle's
+//! composed ("slow") ops, which are differentiable.
+//!
+//! Weights stay in GGUF layout (Q/K rows permuted for interleaved RoPE), exactly as the
+//! embedded model runs them, so a freshly initialised adapter (B = 0) reproduces its logits.
+//! The conversion to Hugging Face row order happens only when saving ([`crate::peft`]).
+
+use crate::error::{Result, TrainError};
+use apprentice_embedded::{LlamaConfig, Projection};
+use candle_core::quantized::gguf_file::Content;
+use candle_core::{D, DType, Device, Tensor, Var};
+use rand::{Rng, SeedableRng, rngs::StdRng};
+use std::path::Path;
+
+/// Shape and placement of the LoRA adapter being trained (PEFT's `LoraConfig`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoraConfig {
+    /// Rank `r`.
+    pub rank: usize,
+    /// `lora_alpha`; the update is scaled by `alpha / r`.
+    pub alpha: f32,
+    /// Dropout on the adapter's input during training (PEFT `lora_dropout`).
+    pub dropout: f32,
+    /// Projections that get an adapter, in every layer.
+    pub targets: Vec<Projection>,
+    /// Seed of `A`'s initialisation.
+    pub seed: u64,
+}
+
+impl Default for LoraConfig {
+    fn default() -> Self {
+        Self {
+            rank: 8,
+            alpha: 16.0,
+            dropout: 0.0,
+            targets: Projection::ALL.to_vec(),
+            seed: 0,
+        }
+    }
+}
+
+impl LoraConfig {
+    /// `alpha / r`, the factor PEFT applies to `B A x`.
+    pub fn factor(&self) -> f64 {
+        f64::from(self.alpha) / self.rank as f64
+    }
+
+    pub(crate) fn validate(&self) -> Result<()> {
+        if self.rank == 0 {
+            return Err(TrainError::Config("LoRA rank must be at least 1".into()));
+        }
+        if !(self.alpha.is_finite() && self.alpha > 0.0) {
+            return Err(TrainError::Config(format!(
+                "LoRA alpha must be positive, not {}",
+                self.alpha
+            )));
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(TrainError::Config(format!(
+                "LoRA dropout must be in [0, 1), not {}",
+                self.dropout
+            )));
+        }
+        if self.targets.is_empty() {
+            return Err(TrainError::Config("no LoRA target modules".into()));
+        }
+        Ok(())
+    }
+}
+
+/// A LoRA pair being trained. `b` is in GGUF row order (see the module docs).
+#[derive(Debug, Clone)]
+pub struct LoraVars {
+    /// `(r, in)`.
+    pub a: Var,
+    /// `(out, r)`.
+    pub b: Var,
+}
+
+/// A frozen projection with an optional trainable adapter.
+#[derive(Debug)]
+struct Linear {
+    /// `(out, in)`, frozen.
+    w: Tensor,
+    lora: Option<LoraVars>,
+}
+
+impl Linear {
+    fn forward(&self, x: &Tensor, mode: Mode, factor: f64, dropout: f32) -> Result<Tensor> {
+        let y = x.matmul(&self.w.t()?)?;
+        match &self.lora {
+            Some(l) if mode.lora => {
+                let xin = if mode.train && dropout > 0.0 {
+                    candle_nn::ops::dropout(x, dropout)?
+                } else {
+                    x.clone()
+                };
+                let d = xin
+                    .matmul(&l.a.as_tensor().t()?)?
+                    .matmul(&l.b.as_tensor().t()?)?;
+                Ok((y + (d * factor)?)?)
+            }
+            _ => Ok(y),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Block {
+    attn_norm: Tensor,
+    ffn_norm: Tensor,
+    /// In [`Projection::ALL`] order.
+    proj: Vec<Linear>,
+}
+
+impl Block {
+    fn lin(&self, p: Projection) -> &Linear {
+        let i = Projection::ALL.iter().position(|&q| q == p).unwrap_or(0);
+        &self.proj[i]
+    }
+}
+
+/// How to run a forward pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mode {
+    /// Apply the adapter (`false` is the DPO reference model: no second copy needed).
+    pub lora: bool,
+    /// Training mode (LoRA dropout active).
+    pub train: bool,
+}
+
+impl Mode {
+    /// Policy in training mode.
+    pub const TRAIN: Mode = Mode {
+        lora: true,
+        train: true,
+    };
+    /// Policy without dropout.
+    pub const EVAL: Mode = Mode {
+        lora: true,
+        train: false,
+    };
+    /// The base model (adapter off).
+    pub const REFERENCE: Mode = Mode {
+        lora: false,
+        train: false,
+    };
+}
+
+/// A llama model with frozen f32 base weights and trainable LoRA variables.
+#[derive(Debug)]
+pub struct TrainableLlama {
+    cfg: LlamaConfig,
+    lora_cfg: LoraConfig,
+    embed: Tensor,
+    head: Tensor,
+    norm: Tensor,
+    blocks: Vec<Block>,
+    cos: Tensor,
+    sin: Tensor,
+}
+
+impl TrainableLlama {
+    /// Reads and dequantizes the weights of the llama GGUF at `path` (whose hyper-parameters
+    /// `cfg` the embedded crate has already read and validated) and creates fresh adapters:
+    /// `A` uniform in `±1/sqrt(in)` (PEFT's Kaiming-uniform default), `B = 0`, so training
+    /// starts exactly at the base model.
+    pub fn load(path: &Path, cfg: &LlamaConfig, lora: &LoraConfig) -> Result<Self> {
+        lora.validate()?;
+        let mut file = std::fs::File::open(path).map_err(|e| TrainError::io(path, e))?;
+        let content = Content::read(&mut file)?;
+        let dev = Device::Cpu;
+        let mut get = |name: &str| -> Result<Tensor> {
+            Ok(content
+                .tensor(&mut file, name, &dev)?
+                .dequantize(&dev)?
+                .to_dtype(DType::F32)?)
+        };
+        let embed = get("token_embd.weight")?;
+        let head = if content.tensor_infos.contains_key("output.weight") {
+            get("output.weight")?
+        } else {
+            embed.clone()
+        };
+        let norm = get("output_norm.weight")?;
+        let mut rng = StdRng::seed_from_u64(lora.seed);
+        let mut blocks = Vec::with_capacity(cfg.n_layer);
+        for i in 0..cfg.n_layer {
+            let mut proj = Vec::with_capacity(7);
+            for p in Projection::ALL {
+                let w = get(&format!("blk.{i}.{}.weight", p.gguf_name()))?;
+                let (out, inp) = p.dims(cfg);
+                if w.dims() != [out, inp] {
+                    return Err(TrainError::Config(format!(
+                        "blk.{i}.{} has shape {:?}, expected {:?}",
+                        p.gguf_name(),
+                        w.dims(),
+                        [out, inp]
+                    )));
+                }
+                let lora_vars = if lora.targets.contains(&p) {
+                    let bound = 1.0 / (inp as f32).sqrt();
+                    let a: Vec<f32> = (0..lora.rank * inp)
+                        .map(|_| rng.random_range(-bound..bound))
+                        .collect();
+                    Some(LoraVars {
+                        a: Var::from_tensor(&Tensor::from_vec(a, (lora.rank, inp), &dev)?)?,
+                        b: Var::zeros((out, lora.rank), DType::F32, &dev)?,
+                    })
+                } else {
+                    None
+                };
+                proj.push(Linear { w, lora: lora_vars });
+            }
+            blocks.push(Block {
+                attn_norm: get(&format!("blk.{i}.attn_norm.weight"))?,
+                ffn_norm: get(&format!("blk.{i}.ffn_norm.weight"))?,
+                proj,
+            });
+        }
+        let (cos, sin) = rope_tables(cfg)?;
+        Ok(Self {
+            cfg: cfg.clone(),
+            lora_cfg: lora.clone(),
+            embed,
+            head,
+            norm,
+            blocks,
+            cos,
+            sin,
+        })
+    }
+
+    /// Model hyper-parameters.
+    pub fn config(&self) -> &LlamaConfig {
+        &self.cfg
+    }
+
+    /// The adapter's configuration.
+    pub fn lora_config(&self) -> &LoraConfig {
+        &self.lora_cfg
+    }
+
+    /// Every adapted projection's variables, by layer, in [`Projection::ALL`] order.
+    pub fn lora_vars(&self) -> Vec<(usize, Projection, &LoraVars)> {
+        let mut out = Vec::new();
+        for (i, b) in self.blocks.iter().enumerate() {
+            for p in Projection::ALL {
+                if let Some(l) = &b.lin(p).lora {
+                    out.push((i, p, l));
+                }
+            }
+        }
+        out
+    }
+
+    /// All trainable variables (for the optimizer).
+    pub fn vars(&self) -> Vec<Var> {
+        self.lora_vars()
+            .into_iter()
+            .flat_map(|(_, _, l)| [l.a.clone(), l.b.clone()])
+            .collect()
+    }
+
+    /// Logits `(seq, vocab)` of every position of `tokens` (a full causal pass, no cache).
+    pub fn forward(&self, tokens: &[u32], mode: Mode) -> Result<Tensor> {
+        let seq = tokens.len();
+        if seq == 0 {
+            return Err(TrainError::Config("forward pass over no tokens".into()));
+        }
+        if seq > self.cfg.context_length {
+            return Err(TrainError::Config(format!(
+                "{seq} tokens exceed the model's context length {}",
+                self.cfg.context_length
+            )));
+        }
+        if let Some(bad) = tokens.iter().find(|&&t| t as usize >= self.cfg.vocab_size) {
+            return Err(TrainError::Config(format!(
+                "token id {bad} is outside the vocabulary ({})",
+                self.cfg.vocab_size
+            )));
+        }
+        let dev = Device::Cpu;
+        let ids = Tensor::new(tokens, &dev)?;
+        let mut x = self.embed.index_select(&ids, 0)?;
+        let cos = self.cos.narrow(0, 0, seq)?;
+        let sin = self.sin.narrow(0, 0, seq)?;
+        let mask = causal_mask(seq)?;
+        for b in &self.blocks {
+            x = self.block(b, &x, &cos, &sin, &mask, mode)?;
+        }
+        let x = candle_nn::ops::rms_norm_slow(&x, &self.norm, self.cfg.rms_eps)?;
+        Ok(x.matmul(&self.head.t()?)?)
+    }
+
+    fn block(
+        &self,
+        b: &Block,
+        x: &Tensor,
+        cos: &Tensor,
+        sin: &Tensor,
+        mask: &Tensor,
+        mode: Mode,
+    ) -> Result<Tensor> {
+        let cfg = &self.cfg;
+        let (f, drop) = (self.lora_cfg.factor(), self.lora_cfg.dropout);
+        let lin = |p: Projection, h: &Tensor| b.lin(p).forward(h, mode, f, drop);
+        let seq = x.dim(0)?;
+        let hd = cfg.head_dim;
+        let heads = |t: Tensor, n: usize| -> Result<Tensor> {
+            Ok(t.reshape((seq, n, hd))?
+                .transpose(0, 1)?
+                .contiguous()?
+                .unsqueeze(0)?)
+        };
+        let h = candle_nn::ops::rms_norm_slow(x, &b.attn_norm, cfg.rms_eps)?;
+        let q = heads(lin(Projection::Q, &h)?, cfg.n_head)?;
+        let k = heads(lin(Projection::K, &h)?, cfg.n_kv_head)?;
+        let v = heads(lin(Projection::V, &h)?, cfg.n_kv_head)?;
+        let q = candle_nn::rotary_emb::rope_i_slow(&q, cos, sin)?.contiguous()?;
+        let k = candle_nn::rotary_emb::rope_i_slow(&k, cos, sin)?.contiguous()?;
+        let group = cfg.n_head / cfg.n_kv_head;
+        let repeat = |t: Tensor| -> Result<Tensor> {
+            if group == 1 {
+                return Ok(t);
+            }
+            Ok(t.unsqueeze(2)?
+                .broadcast_as((1, cfg.n_kv_head, group, seq, hd))?
+                .reshape((1, cfg.n_head, seq, hd))?)
+        };
+        let (k, v) = (repeat(k)?, repeat(v)?);
+        let scores = (q.matmul(&k.t()?)? * (1.0 / (hd as f64).sqrt()))?.broadcast_add(mask)?;
+        let probs = candle_nn::ops::softmax(&scores, D::Minus1)?;
+        let attn = probs
+            .matmul(&v)?
+            .squeeze(0)?
+            .transpose(0, 1)?
+            .reshape((seq, cfg.n_embd))?;
+        let x = (x + lin(Projection::O, &attn)?)?;
+        let h = candle_nn::ops::rms_norm_slow(&x, &b.ffn_norm, cfg.rms_eps)?;
+        let gate = lin(Projection::Gate, &h)?.silu()?;
+        let up = lin(Projection::Up, &h)?;
+        Ok((&x + lin(Projection::Down, &(gate * up)?)?)?)
+    }
+}
+
+/// `-inf` above the diagonal; a constant, so it carries no gradient.
+fn causal_mask(seq: usize) -> Result<Tensor> {
+    let data: Vec<f32> = (0..seq)
+        .flat_map(|i| (0..seq).map(move |j| if j > i { f32::NEG_INFINITY } else { 0.0 }))
+        .collect();
+    Ok(Tensor::from_vec(data, (seq, seq), &Device::Cpu)?)
+}
+
+/// The same tables as the embedded model (`pos · theta^(-2i/hd)`, computed in f64).
+fn rope_tables(cfg: &LlamaConfig) -> Result<(Tensor, Tensor)> {
+    let half = cfg.head_dim / 2;
+    let n = cfg.context_length;
+    let mut cos = Vec::with_capacity(n * half);
+    let mut sin = Vec::with_capacity(n * half);
+    for p in 0..n {
+        for i in 0..half {
+            let freq = f64::from(cfg.rope_theta).powf(-2.0 * i as f64 / cfg.head_dim as f64);
+            let angle = p as f64 * freq;
+            cos.push(angle.cos() as f32);
+            sin.push(angle.sin() as f32);
+        }
+    }
+    Ok((
+        Tensor::from_vec(cos, (n, half), &Device::Cpu)?,
+        Tensor::from_vec(sin, (n, half), &Device::Cpu)?,
+    ))
+}

@@ -1,0 +1,465 @@
+//! The training loop: AdamW, warmup + decay, gradient accumulation, epochs, checkpoints.
+//!
+//! Micro-batches are single sequences (no padding, so no wasted FLOPs on a CPU); gradients of
+//! the `grad_accum` sequences of one optimizer step are summed. Each sequence's loss is divided
+//! by the step's total (token count for SFT, pair count for DPO) *before* its backward pass,
+//! so the accumulated gradient is exactly that of the step's mean loss.
+
+use crate::data::{DpoExample, Sequence, SftExample};
+use crate::error::{Result, TrainError};
+use crate::loss::{DpoLossConfig, DpoRewards, PairLogps, dpo_loss};
+use crate::model::{Mode, TrainableLlama};
+use crate::peft::save_adapter;
+use candle_core::backprop::GradStore;
+use candle_core::{Device, Tensor, Var};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use indicatif::ProgressBar;
+use rand::{SeedableRng, rngs::StdRng, seq::SliceRandom};
+use std::path::{Path, PathBuf};
+
+/// Learning-rate decay after warmup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Schedule {
+    /// Cosine from the peak to 0 (TRL/HF `cosine`).
+    #[default]
+    Cosine,
+    /// Linear from the peak to 0 (HF default `linear`).
+    Linear,
+    /// Constant after warmup.
+    Constant,
+}
+
+/// Optimisation settings shared by SFT and DPO.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainConfig {
+    /// Peak learning rate.
+    pub lr: f64,
+    /// Passes over the data.
+    pub epochs: usize,
+    /// Sequences (SFT) or pairs (DPO) per optimizer step.
+    pub grad_accum: usize,
+    /// Fraction of all steps spent warming up linearly from 0.
+    pub warmup_ratio: f64,
+    /// Decay after warmup.
+    pub schedule: Schedule,
+    /// AdamW decoupled weight decay.
+    pub weight_decay: f64,
+    /// Clip the global gradient norm to this (None: no clipping).
+    pub max_grad_norm: Option<f64>,
+    /// Shuffling seed.
+    pub seed: u64,
+    /// Preference loss settings (DPO only).
+    pub dpo: DpoLossConfig,
+    /// Recorded as `base_model_name_or_path` in the adapter config.
+    pub base_model: String,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            lr: 2e-4,
+            epochs: 1,
+            grad_accum: 4,
+            warmup_ratio: 0.1,
+            schedule: Schedule::Cosine,
+            weight_decay: 0.0,
+            max_grad_norm: Some(1.0),
+            seed: 0,
+            dpo: DpoLossConfig::default(),
+            base_model: "HuggingFaceTB/SmolLM2-135M-Instruct".into(),
+        }
+    }
+}
+
+impl TrainConfig {
+    fn validate(&self) -> Result<()> {
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return Err(TrainError::Config(format!(
+                "lr must be positive, not {}",
+                self.lr
+            )));
+        }
+        if self.epochs == 0 || self.grad_accum == 0 {
+            return Err(TrainError::Config(
+                "epochs and grad_accum must be at least 1".into(),
+            ));
+        }
+        if !(0.0..1.0).contains(&self.warmup_ratio) {
+            return Err(TrainError::Config(format!(
+                "warmup_ratio must be in [0, 1), not {}",
+                self.warmup_ratio
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Learning rate at optimizer step `step` (0-based) of `total`.
+pub fn lr_at(cfg: &TrainConfig, step: usize, total: usize) -> f64 {
+    let warmup = (cfg.warmup_ratio * total as f64).ceil() as usize;
+    if step < warmup {
+        return cfg.lr * (step + 1) as f64 / warmup as f64;
+    }
+    let span = total.saturating_sub(warmup).max(1) as f64;
+    let progress = ((step - warmup) as f64 / span).clamp(0.0, 1.0);
+    match cfg.schedule {
+        Schedule::Cosine => cfg.lr * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos()),
+        Schedule::Linear => cfg.lr * (1.0 - progress),
+        Schedule::Constant => cfg.lr,
+    }
+}
+
+/// What one optimizer step did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepLog {
+    /// 1-based step.
+    pub step: usize,
+    /// 1-based epoch.
+    pub epoch: usize,
+    /// Mean loss of the step.
+    pub loss: f32,
+    /// Learning rate used.
+    pub lr: f64,
+    /// DPO statistics (None for SFT).
+    pub rewards: Option<DpoRewards>,
+}
+
+/// The outcome of a training run.
+#[derive(Debug, Clone)]
+pub struct TrainReport {
+    /// Optimizer steps taken.
+    pub steps: usize,
+    /// Loss of the last step.
+    pub final_loss: f32,
+    /// Every step's log.
+    pub log: Vec<StepLog>,
+    /// Per-epoch checkpoint directories.
+    pub checkpoints: Vec<PathBuf>,
+    /// The final adapter directory.
+    pub adapter: PathBuf,
+}
+
+/// `(logits[..n-1], tokens[1..], mask[1..])`: next-token targets of a sequence.
+fn shifted(model: &TrainableLlama, seq: &Sequence, mode: Mode) -> Result<(Tensor, Tensor, Tensor)> {
+    let n = seq.tokens.len();
+    if n < 2 {
+        return Err(TrainError::Config(
+            "a sequence needs at least 2 tokens".into(),
+        ));
+    }
+    let logits = model.forward(&seq.tokens[..n - 1], mode)?;
+    let targets = Tensor::new(&seq.tokens[1..], &Device::Cpu)?;
+    let mask = Tensor::new(&seq.mask[1..], &Device::Cpu)?;
+    Ok((logits, targets, mask))
+}
+
+/// Summed completion log-prob of `seq` under `mode`.
+pub fn sequence_logp(model: &TrainableLlama, seq: &Sequence, mode: Mode) -> Result<Tensor> {
+    let (logits, targets, mask) = shifted(model, seq, mode)?;
+    crate::loss::sequence_logp(&logits, &targets, &mask)
+}
+
+/// Mean masked NLL per trained token over `examples` (adapter on, no dropout): the held-out
+/// metric, and what the SFT loss is on one row.
+pub fn sft_eval_loss(model: &TrainableLlama, examples: &[SftExample]) -> Result<f32> {
+    let (mut sum, mut n) = (0f64, 0usize);
+    for ex in examples {
+        let lp = sequence_logp(model, &ex.seq, Mode::EVAL)?.to_scalar::<f32>()?;
+        sum -= f64::from(lp);
+        n += ex.seq.trained();
+    }
+    Ok((sum / n.max(1) as f64) as f32)
+}
+
+/// Sums the gradients of several backward passes, keeping only the variables' entries (a
+/// `GradStore` also holds every intermediate's gradient, which would pin activations).
+struct Accumulator {
+    vars: Vec<Var>,
+    grads: Vec<Option<Tensor>>,
+}
+
+impl Accumulator {
+    fn new(vars: Vec<Var>) -> Self {
+        let grads = vec![None; vars.len()];
+        Self { vars, grads }
+    }
+
+    fn add(&mut self, store: &GradStore) -> Result<()> {
+        for (v, acc) in self.vars.iter().zip(&mut self.grads) {
+            if let Some(g) = store.get(v.as_tensor()) {
+                *acc = Some(match acc.take() {
+                    Some(prev) => (prev + g)?,
+                    None => g.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The accumulated gradients, clipped to `max_norm`, as a store for the optimizer.
+    fn take(&mut self, max_norm: Option<f64>) -> Result<GradStore> {
+        let mut scale = 1.0;
+        if let Some(max) = max_norm {
+            let mut sq = 0f64;
+            for g in self.grads.iter().flatten() {
+                sq += f64::from(g.sqr()?.sum_all()?.to_scalar::<f32>()?);
+            }
+            let norm = sq.sqrt();
+            if norm > max {
+                scale = max / (norm + 1e-6);
+            }
+        }
+        let mut store = GradStore::default();
+        for (v, g) in self.vars.iter().zip(&mut self.grads) {
+            if let Some(g) = g.take() {
+                let g = if scale == 1.0 { g } else { (g * scale)? };
+                store.insert(v.as_tensor(), g);
+            }
+        }
+        Ok(store)
+    }
+}
+
+/// What a training objective does per example.
+trait Objective {
+    /// Number of examples.
+    fn len(&self) -> usize;
+    /// Normaliser of a step made of examples `idx` (tokens for SFT, pairs for DPO).
+    fn denominator(&self, idx: &[usize]) -> f64;
+    /// The example's loss divided by `denom` (differentiable) and its DPO statistics.
+    fn loss(
+        &self,
+        model: &TrainableLlama,
+        i: usize,
+        denom: f64,
+    ) -> Result<(Tensor, Option<DpoRewards>)>;
+}
+
+struct Sft<'a>(&'a [SftExample]);
+
+impl Objective for Sft<'_> {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn denominator(&self, idx: &[usize]) -> f64 {
+        idx.iter()
+            .map(|&i| self.0[i].seq.trained())
+            .sum::<usize>()
+            .max(1) as f64
+    }
+
+    fn loss(
+        &self,
+        model: &TrainableLlama,
+        i: usize,
+        denom: f64,
+    ) -> Result<(Tensor, Option<DpoRewards>)> {
+        let ex = &self.0[i];
+        let lp = sequence_logp(model, &ex.seq, Mode::TRAIN)?;
+        Ok(((lp.neg()? * (f64::from(ex.weight) / denom))?, None))
+    }
+}
+
+struct Dpo<'a> {
+    pairs: &'a [DpoExample],
+    cfg: DpoLossConfig,
+}
+
+impl Objective for Dpo<'_> {
+    fn len(&self) -> usize {
+        self.pairs.len()
+    }
+
+    fn denominator(&self, idx: &[usize]) -> f64 {
+        idx.len().max(1) as f64
+    }
+
+    fn loss(
+        &self,
+        model: &TrainableLlama,
+        i: usize,
+        denom: f64,
+    ) -> Result<(Tensor, Option<DpoRewards>)> {
+        let ex = &self.pairs[i];
+        let one = |t: Tensor| t.reshape(1);
+        let count = |s: &Sequence| Tensor::new(&[s.trained() as f32], &Device::Cpu);
+        let lp = PairLogps {
+            policy_chosen: one(sequence_logp(model, &ex.chosen, Mode::TRAIN)?)?,
+            policy_rejected: one(sequence_logp(model, &ex.rejected, Mode::TRAIN)?)?,
+            ref_chosen: one(sequence_logp(model, &ex.chosen, Mode::REFERENCE)?)?,
+            ref_rejected: one(sequence_logp(model, &ex.rejected, Mode::REFERENCE)?)?,
+            chosen_tokens: count(&ex.chosen)?,
+            rejected_tokens: count(&ex.rejected)?,
+        };
+        let out = dpo_loss(&lp, &self.cfg)?;
+        Ok(((out.loss / denom)?, Some(out.rewards)))
+    }
+}
+
+/// Trains `model`'s adapter on SFT examples and saves it under `out` (checkpoints in
+/// `out/checkpoint-epoch-N`).
+pub fn train_sft(
+    model: &TrainableLlama,
+    examples: &[SftExample],
+    cfg: &TrainConfig,
+    out: &Path,
+    bar: Option<&ProgressBar>,
+) -> Result<TrainReport> {
+    run(model, &Sft(examples), cfg, out, bar)
+}
+
+/// Trains `model`'s adapter with the DPO/IPO loss of `cfg.dpo`; the reference is the same
+/// model with the adapter off.
+pub fn train_dpo(
+    model: &TrainableLlama,
+    pairs: &[DpoExample],
+    cfg: &TrainConfig,
+    out: &Path,
+    bar: Option<&ProgressBar>,
+) -> Result<TrainReport> {
+    run(
+        model,
+        &Dpo {
+            pairs,
+            cfg: cfg.dpo,
+        },
+        cfg,
+        out,
+        bar,
+    )
+}
+
+fn run(
+    model: &TrainableLlama,
+    obj: &dyn Objective,
+    cfg: &TrainConfig,
+    out: &Path,
+    bar: Option<&ProgressBar>,
+) -> Result<TrainReport> {
+    cfg.validate()?;
+    if obj.len() == 0 {
+        return Err(TrainError::Config("no training examples".into()));
+    }
+    let hidden = ProgressBar::hidden();
+    let bar = bar.unwrap_or(&hidden);
+    let per_epoch = obj.len().div_ceil(cfg.grad_accum);
+    let total = per_epoch * cfg.epochs;
+    bar.set_length(total as u64);
+    let vars = model.vars();
+    let mut opt = AdamW::new(
+        vars.clone(),
+        ParamsAdamW {
+            lr: cfg.lr,
+            weight_decay: cfg.weight_decay,
+            ..Default::default()
+        },
+    )?;
+    let mut acc = Accumulator::new(vars);
+    let mut rng = StdRng::seed_from_u64(cfg.seed);
+    let mut order: Vec<usize> = (0..obj.len()).collect();
+    let mut log = Vec::with_capacity(total);
+    let mut checkpoints: Vec<PathBuf> = Vec::new();
+    let mut step = 0;
+    for epoch in 1..=cfg.epochs {
+        order.shuffle(&mut rng);
+        for chunk in order.chunks(cfg.grad_accum) {
+            let lr = lr_at(cfg, step, total);
+            step += 1;
+            let denom = obj.denominator(chunk);
+            let mut loss_sum = 0f32;
+            let mut rewards = Vec::new();
+            for &i in chunk {
+                let (loss, r) = obj.loss(model, i, denom)?;
+                loss_sum += loss.to_scalar::<f32>()?;
+                rewards.extend(r);
+                acc.add(&loss.backward()?)?;
+            }
+            // DPO losses are already means per pair (divided by the pair count).
+            let loss = loss_sum;
+            if !loss.is_finite() {
+                return Err(TrainError::NonFiniteLoss {
+                    step,
+                    loss,
+                    checkpoint: checkpoints.last().cloned(),
+                });
+            }
+            opt.set_learning_rate(lr);
+            opt.step(&acc.take(cfg.max_grad_norm)?)?;
+            let rewards = mean_rewards(&rewards);
+            match rewards {
+                Some(r) => tracing::info!(
+                    step,
+                    epoch,
+                    loss,
+                    lr,
+                    reward_chosen = r.chosen,
+                    reward_rejected = r.rejected,
+                    margin = r.margin,
+                    accuracy = r.accuracy,
+                    "dpo step"
+                ),
+                None => tracing::info!(step, epoch, loss, lr, "sft step"),
+            }
+            bar.set_message(format!("epoch {epoch} loss {loss:.4}"));
+            bar.inc(1);
+            log.push(StepLog {
+                step,
+                epoch,
+                loss,
+                lr,
+                rewards,
+            });
+        }
+        let dir = out.join(format!("checkpoint-epoch-{epoch}"));
+        save_adapter(model, &dir, &cfg.base_model)?;
+        tracing::info!(epoch, dir = %dir.display(), "checkpoint saved");
+        checkpoints.push(dir);
+    }
+    save_adapter(model, out, &cfg.base_model)?;
+    bar.finish_and_clear();
+    Ok(TrainReport {
+        steps: step,
+        final_loss: log.last().map_or(f32::NAN, |l| l.loss),
+        log,
+        checkpoints,
+        adapter: out.to_path_buf(),
+    })
+}
+
+fn mean_rewards(r: &[DpoRewards]) -> Option<DpoRewards> {
+    if r.is_empty() {
+        return None;
+    }
+    let n = r.len() as f32;
+    let sum = |f: fn(&DpoRewards) -> f32| r.iter().map(f).sum::<f32>() / n;
+    Some(DpoRewards {
+        chosen: sum(|x| x.chosen),
+        rejected: sum(|x| x.rejected),
+        margin: sum(|x| x.margin),
+        accuracy: sum(|x| x.accuracy),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warmup_then_cosine_or_linear_decay() {
+        let mut cfg = TrainConfig {
+            lr: 1.0,
+            warmup_ratio: 0.2,
+            ..Default::default()
+        };
+        // 10 steps: 2 of warmup, then 8 of decay.
+        let lrs: Vec<f64> = (0..10).map(|s| lr_at(&cfg, s, 10)).collect();
+        assert!((lrs[0] - 0.5).abs() < 1e-12 && (lrs[1] - 1.0).abs() < 1e-12);
+        assert!((lrs[2] - 1.0).abs() < 1e-12);
+        assert!((lrs[6] - 0.5).abs() < 1e-12, "cosine midpoint {}", lrs[6]);
+        assert!(lrs.windows(2).skip(1).all(|w| w[1] <= w[0]));
+        cfg.schedule = Schedule::Linear;
+        assert!((lr_at(&cfg, 6, 10) - 0.5).abs() < 1e-12);
+        assert!((lr_at(&cfg, 9, 10) - 0.125).abs() < 1e-12);
+    }
+}
