@@ -59,6 +59,9 @@ enum Command {
     Export(commands::export::ExportArgs),
     /// Train a LoRA adapter (SFT or DPO) on exported rows.
     Train(commands::train::TrainArgs),
+    /// Build, list or prune the Docker images verification runs in.
+    #[command(subcommand)]
+    Images(commands::images::ImagesCommand),
 }
 
 fn init_logging(cli: &Cli) {
@@ -97,6 +100,7 @@ fn main() -> ExitCode {
             Command::Export(args) => commands::export::run(&ctx, args).await,
             Command::Models(command) => commands::models::run(&ctx, command).await,
             Command::Train(args) => commands::train::run(&ctx, args).await,
+            Command::Images(command) => commands::images::run(&ctx, command).await,
         }
     });
     match result {

@@ -1,6 +1,7 @@
 //! One module per subcommand; shared plumbing here.
 
 pub mod export;
+pub mod images;
 pub mod models;
 pub mod run;
 pub mod show;
@@ -111,9 +112,9 @@ pub fn require_repositories(tasks: &[Task]) -> Result<(), Failure> {
 pub fn sandbox_factory(kind: &str) -> Result<Arc<dyn SandboxFactory>, Failure> {
     match kind {
         "local" => Ok(Arc::new(LocalSandboxFactory::new())),
-        "docker" => Err(Failure::Input(
-            "the docker sandbox is not available in this build yet; use --sandbox local".into(),
-        )),
+        "docker" => apprentice_docker::DockerSandboxFactory::new()
+            .map(|f| Arc::new(f) as Arc<dyn SandboxFactory>)
+            .map_err(|e| Failure::Input(e.to_string())),
         other => Err(Failure::Input(format!(
             "unknown sandbox `{other}` (expected local or docker)"
         ))),
