@@ -16,7 +16,6 @@
 //! labelled `apprentice=1` with its owner's host, pid and process start time, so containers
 //! left by a killed run are removed on the next start ([`cleanup`]).
 
-mod capture;
 pub mod cleanup;
 pub mod engine;
 pub mod images;

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use apprentice_sandbox::{
-    EnvKey, ExecOutput, OutputCap, RepoSource, Sandbox, SandboxError, SandboxFactory,
+    CappedBuffer, EnvKey, ExecOutput, OutputCap, RepoSource, Sandbox, SandboxError, SandboxFactory,
 };
 use async_trait::async_trait;
 use bollard::Docker;
@@ -18,7 +18,6 @@ use bollard::query_parameters::{CreateContainerOptionsBuilder, UploadToContainer
 use futures::StreamExt;
 use tokio::sync::OnceCell;
 
-use crate::capture::Capture;
 use crate::engine::owner_labels;
 use crate::images::{ImageBuilder, default_cache_dir};
 use crate::spec::{EnvSpec, Specs};
@@ -543,7 +542,7 @@ impl Sandbox for DockerSandbox {
             format!("exec 2>&1 </dev/null\n{command}"),
         ];
         let started = Instant::now();
-        let mut capture = Capture::new(self.cap);
+        let mut capture = CappedBuffer::new(self.cap);
         let run = stream_exec(
             &self.docker,
             &self.id,

@@ -14,7 +14,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 pub use local::{LocalSandbox, LocalSandboxFactory};
-pub use output::{OutputCap, cap_output};
+pub use output::{CappedBuffer, OutputCap, cap_output};
 
 /// Where a sandbox's repository comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -19,9 +19,10 @@ impl Default for OutputCap {
     }
 }
 
-/// Accumulates a stream under an [`OutputCap`].
+/// Accumulates a stream under an [`OutputCap`]; every backend captures through it, so a
+/// command's output reads the same whichever backend ran it.
 #[derive(Debug, Default)]
-pub(crate) struct CappedBuffer {
+pub struct CappedBuffer {
     cap: OutputCap,
     head: Vec<u8>,
     tail: std::collections::VecDeque<u8>,
@@ -29,14 +30,14 @@ pub(crate) struct CappedBuffer {
 }
 
 impl CappedBuffer {
-    pub(crate) fn new(cap: OutputCap) -> Self {
+    pub fn new(cap: OutputCap) -> Self {
         CappedBuffer {
             cap,
             ..Default::default()
         }
     }
 
-    pub(crate) fn push(&mut self, mut bytes: &[u8]) {
+    pub fn push(&mut self, mut bytes: &[u8]) {
         self.total += bytes.len() as u64;
         let room = self.cap.head.saturating_sub(self.head.len());
         let take = room.min(bytes.len());
@@ -55,7 +56,7 @@ impl CappedBuffer {
     }
 
     /// The kept text (lossily decoded) and the number of bytes dropped from the middle.
-    pub(crate) fn finish(&self) -> (String, u64) {
+    pub fn finish(&self) -> (String, u64) {
         let kept = (self.head.len() + self.tail.len()) as u64;
         let elided = self.total - kept;
         let head = String::from_utf8_lossy(&self.head);
