@@ -33,6 +33,10 @@ struct Cli {
     /// A directory of repository mirrors (owner/name, owner__name or name) for SWE-bench tasks.
     #[arg(long, global = true, env = "APPRENTICE_REPOS")]
     repos: Option<PathBuf>,
+    /// SWE-bench instances (JSON/JSONL) joined by instance_id to fill what SWE-Bench-CL tasks
+    /// lack (version, environment_setup_commit).
+    #[arg(long, global = true, env = "APPRENTICE_JOIN", value_name = "FILE")]
+    join: Option<PathBuf>,
     /// More logging (-v info, -vv debug).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,

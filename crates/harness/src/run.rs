@@ -35,7 +35,7 @@ pub struct RunConfig {
     /// as the episode's limit, so the last episode stops at the line rather than past it.
     #[serde(default)]
     pub max_run_cost_usd: Option<f64>,
-    /// Wall-clock seconds for this invocation of the run (a resume starts a new clock).
+    /// Wall-clock seconds for the whole run, earlier sessions of a resumed run included.
     #[serde(default)]
     pub max_run_seconds: Option<u64>,
     pub test_timeout_seconds: u64,
@@ -91,9 +91,14 @@ impl Harness {
             .filter(|t| !done.contains(&t.instance_id))
             .collect();
         let workers = self.config.workers.max(1);
-        let started = Instant::now();
+        // The wall budget is the run's, not this session's: earlier sessions' time counts.
+        let spent_before = self.store.run_elapsed(run_id).await?;
+        let clock = RunClock {
+            resumed: Instant::now(),
+            spent_before,
+        };
         let mut results = futures::stream::iter(pending)
-            .map(|task| async move { self.run_task(run_id, &task, started).await })
+            .map(|task| async move { self.run_task(run_id, &task, clock).await })
             .buffer_unordered(workers);
         while let Some(result) = results.next().await {
             on_episode(result?);
@@ -105,11 +110,11 @@ impl Harness {
         &self,
         run_id: &str,
         task: &Task,
-        started: Instant,
+        clock: RunClock,
     ) -> Result<EpisodeReport, apprentice_store::StoreError> {
         let mut last_error = String::new();
         for attempt in 1..=self.config.max_attempts.max(1) {
-            let Some(limits) = self.episode_limits(run_id, started).await? else {
+            let Some(limits) = self.episode_limits(run_id, &clock).await? else {
                 return Ok(report(task, SKIPPED, None, "run budget exhausted".into()));
             };
             let episode = self.store.start_episode(run_id, &task.instance_id).await?;
@@ -138,7 +143,7 @@ impl Harness {
     async fn episode_limits(
         &self,
         run_id: &str,
-        started: Instant,
+        clock: &RunClock,
     ) -> Result<Option<AgentConfig>, apprentice_store::StoreError> {
         let mut limits = self.agent_config();
         if let Some(budget) = self.config.max_run_cost_usd {
@@ -149,7 +154,7 @@ impl Harness {
             limits.max_cost_usd = Some(limits.max_cost_usd.map_or(left, |own| own.min(left)));
         }
         if let Some(seconds) = self.config.max_run_seconds {
-            let Some(left) = Duration::from_secs(seconds).checked_sub(started.elapsed()) else {
+            let Some(left) = Duration::from_secs(seconds).checked_sub(clock.elapsed()) else {
                 return Ok(None);
             };
             limits.max_wall_time = Some(limits.max_wall_time.map_or(left, |own| own.min(left)));
@@ -264,5 +269,18 @@ impl EpisodeReport {
     fn resolved(mut self, resolved: bool) -> Self {
         self.resolved = resolved;
         self
+    }
+}
+
+/// How long a run has been at work: earlier sessions (from the store) plus this one.
+#[derive(Debug, Clone, Copy)]
+struct RunClock {
+    resumed: Instant,
+    spent_before: Duration,
+}
+
+impl RunClock {
+    fn elapsed(&self) -> Duration {
+        self.spent_before + self.resumed.elapsed()
     }
 }

@@ -63,6 +63,35 @@ fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
+fn parse_time(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| t.with_timezone(&chrono::Utc))
+}
+
+/// Total length covered by possibly overlapping intervals.
+fn union_length(
+    mut spans: Vec<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)>,
+) -> std::time::Duration {
+    spans.sort();
+    let mut total = chrono::Duration::zero();
+    let mut current: Option<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)> = None;
+    for (start, end) in spans {
+        current = match current {
+            Some((a, b)) if start <= b => Some((a, b.max(end))),
+            Some((a, b)) => {
+                total += b - a;
+                Some((start, end))
+            }
+            None => Some((start, end)),
+        };
+    }
+    if let Some((a, b)) = current {
+        total += b - a;
+    }
+    total.to_std().unwrap_or_default()
+}
+
 impl Store {
     /// Opens (creating if needed) a SQLite database by path or `sqlite:` URL.
     pub async fn open(db: &str) -> Result<Store, StoreError> {
@@ -154,6 +183,32 @@ impl Store {
         .fetch_one(&self.pool)
         .await?;
         Ok(row.try_get("cost")?)
+    }
+
+    /// Wall time this run has already been at work, over all its sessions: the union of its
+    /// attempts' intervals, so parallel workers are not counted twice and the time between a
+    /// crash and its `--resume` is not counted at all (an interrupted attempt ends at its last
+    /// recorded step).
+    pub async fn run_elapsed(&self, run_id: &str) -> Result<std::time::Duration, StoreError> {
+        let rows = sqlx::query(
+            "SELECT e.started_at AS started,
+                    CASE WHEN e.status = 'interrupted'
+                         THEN COALESCE((SELECT MAX(s.created_at) FROM steps s WHERE s.episode_id = e.id), e.started_at)
+                         ELSE COALESCE(e.finished_at, e.started_at) END AS ended
+             FROM episodes e WHERE e.run_id = $1",
+        )
+        .bind(run_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut spans = Vec::with_capacity(rows.len());
+        for row in rows {
+            let started: String = row.try_get("started")?;
+            let ended: String = row.try_get("ended")?;
+            if let (Some(a), Some(b)) = (parse_time(&started), parse_time(&ended)) {
+                spans.push((a, b.max(a)));
+            }
+        }
+        Ok(union_length(spans))
     }
 
     /// Marks attempts left `running` by a crash as `interrupted`. Returns how many.
@@ -314,5 +369,50 @@ impl Recorder for StepRecorder {
         .await
         .map_err(|e| RecordError(e.to_string()))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> chrono::DateTime<chrono::Utc> {
+        parse_time(text).expect("a valid timestamp")
+    }
+
+    #[test]
+    fn overlapping_attempts_count_once_and_gaps_not_at_all() {
+        let spans = vec![
+            (at("2026-01-01T00:00:00Z"), at("2026-01-01T00:00:10Z")),
+            (at("2026-01-01T00:00:05Z"), at("2026-01-01T00:00:20Z")),
+            // a crash, then a resume an hour later
+            (at("2026-01-01T01:00:00Z"), at("2026-01-01T01:00:30Z")),
+        ];
+        assert_eq!(union_length(spans), std::time::Duration::from_secs(50));
+        assert_eq!(union_length(Vec::new()), std::time::Duration::ZERO);
+    }
+
+    #[tokio::test]
+    async fn run_elapsed_spans_sessions_of_a_run() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = dir.path().join("runs.db");
+        let store = Store::open(&db.display().to_string()).await.expect("store");
+        store
+            .create_run("r", &serde_json::json!({}))
+            .await
+            .expect("run");
+        let first = store.start_episode("r", "t1").await.expect("episode");
+        store
+            .fail_episode(first, "infra_error", "boom")
+            .await
+            .expect("fail");
+        store.start_episode("r", "t2").await.expect("episode");
+        store.interrupt_running("r").await.expect("interrupt");
+        let elapsed = store.run_elapsed("r").await.expect("elapsed");
+        assert!(elapsed < std::time::Duration::from_secs(5), "{elapsed:?}");
+        assert_eq!(
+            store.run_elapsed("other").await.expect("empty"),
+            std::time::Duration::ZERO
+        );
     }
 }

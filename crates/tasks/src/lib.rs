@@ -50,6 +50,9 @@ impl TaskError {
 pub struct LoadOptions {
     /// A mirror directory holding repositories by name, for SWE-bench-style sources.
     pub repos: Option<PathBuf>,
+    /// SWE-bench instances (JSON/JSONL) that fill in what SWE-Bench-CL tasks leave out
+    /// (`version`, `environment_setup_commit`), matched by `instance_id`.
+    pub join: Option<PathBuf>,
 }
 
 /// The bundled demo tasks: `APPRENTICE_DEMO_TASKS` if set, else the checkout's `tasks/demo`.
@@ -76,7 +79,11 @@ pub fn load(source: &str, options: &LoadOptions) -> Result<Vec<Task>, TaskError>
             "no such file or directory (expected `demo`, a SWE-bench JSON/JSONL file, a SWE-Bench-CL JSON file or a directory of tasks)",
         ));
     }
-    swebench::load_file(&path, &locator)
+    let join = match &options.join {
+        Some(file) => swebench::join_index(file)?,
+        None => Default::default(),
+    };
+    swebench::load_file(&path, &locator, &join)
 }
 
 /// Keeps the tasks named in `ids` (all when empty), then the first `limit`.

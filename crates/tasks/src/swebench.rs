@@ -80,7 +80,49 @@ fn test_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     }
 }
 
-pub(crate) fn load_file(path: &Path, locator: &RepoLocator) -> Result<Vec<Task>, TaskError> {
+/// Fields a SWE-Bench-CL task lacks and takes from its SWE-bench instance.
+const JOINED_FIELDS: [&str; 2] = ["version", "environment_setup_commit"];
+
+/// SWE-bench instances by `instance_id`, holding only the fields a join fills in.
+pub(crate) type JoinIndex = std::collections::HashMap<String, serde_json::Map<String, Value>>;
+
+pub(crate) fn join_index(path: &Path) -> Result<JoinIndex, TaskError> {
+    let text = std::fs::read_to_string(path).map_err(|e| TaskError::io(path, e))?;
+    let mut index = JoinIndex::new();
+    for (place, value) in records(path, &text)? {
+        let id = value["instance_id"].as_str().ok_or_else(|| {
+            TaskError::invalid(path, format!("{place}: `instance_id` must be a string"))
+        })?;
+        let fields = JOINED_FIELDS
+            .iter()
+            .filter_map(|&f| Some((f.to_string(), value.get(f)?.clone())))
+            .collect();
+        index.insert(id.to_string(), fields);
+    }
+    Ok(index)
+}
+
+/// Fills the fields a record lacks (absent or null) from its instance in `join`.
+fn fill_from(mut value: Value, join: &JoinIndex) -> Value {
+    let id = value["instance_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    if let (Some(fields), Some(record)) = (join.get(&id), value.as_object_mut()) {
+        for (name, joined) in fields {
+            if record.get(name).is_none_or(Value::is_null) {
+                record.insert(name.clone(), joined.clone());
+            }
+        }
+    }
+    value
+}
+
+pub(crate) fn load_file(
+    path: &Path,
+    locator: &RepoLocator,
+    join: &JoinIndex,
+) -> Result<Vec<Task>, TaskError> {
     let text = std::fs::read_to_string(path).map_err(|e| TaskError::io(path, e))?;
     let records = records(path, &text)?;
     if records.is_empty() {
@@ -88,6 +130,7 @@ pub(crate) fn load_file(path: &Path, locator: &RepoLocator) -> Result<Vec<Task>,
     }
     records
         .into_iter()
+        .map(|(place, value)| (place, fill_from(value, join)))
         .map(|(place, value)| {
             let raw: RawInstance = serde_json::from_value(value)
                 .map_err(|e| TaskError::invalid(path, format!("{place}: {e}")))?;
@@ -234,7 +277,7 @@ mod tests {
     #[test]
     fn accepts_string_lists_numeric_versions_and_nulls() {
         let (_d, path) = write(&format!("[{ONE}]"), "x.json");
-        let tasks = load_file(&path, &RepoLocator::default()).unwrap();
+        let tasks = load_file(&path, &RepoLocator::default(), &JoinIndex::new()).unwrap();
         assert_eq!(tasks[0].fail_to_pass, vec!["t::a"]);
         assert_eq!(tasks[0].pass_to_pass, vec!["t::b"]);
         assert_eq!(tasks[0].version, "0.2");
@@ -252,7 +295,7 @@ mod tests {
             ),
             "x.jsonl",
         );
-        let err = load_file(&path, &RepoLocator::default())
+        let err = load_file(&path, &RepoLocator::default(), &JoinIndex::new())
             .unwrap_err()
             .to_string();
         assert!(err.contains("line 4") && err.contains("x.jsonl"), "{err}");
@@ -264,7 +307,7 @@ mod tests {
             r#"[{"instance_id": "a", "base_commit": "x", "problem_statement": "p", "FAIL_TO_PASS": []}]"#,
             "m.json",
         );
-        let err = load_file(&path, &RepoLocator::default())
+        let err = load_file(&path, &RepoLocator::default(), &JoinIndex::new())
             .unwrap_err()
             .to_string();
         assert!(
@@ -278,7 +321,7 @@ mod tests {
             ),
             "w.json",
         );
-        let err = load_file(&path, &RepoLocator::default())
+        let err = load_file(&path, &RepoLocator::default(), &JoinIndex::new())
             .unwrap_err()
             .to_string();
         assert!(err.contains("expected a list of test names"), "{err}");
@@ -292,9 +335,30 @@ mod tests {
             {"metadata": {"instance_id": "o__r-1", "repo": "o/r", "base_commit": "a"}, "task": {"problem_statement": "one", "hints_text": ""},
              "evaluation": {"patch": "", "test_patch": "", "FAIL_TO_PASS": ["a"], "PASS_TO_PASS": []}, "continual_learning": {"sequence_position": 1}}]}]}"#;
         let (_d, path) = write(cl, "cl.json");
-        let tasks = load_file(&path, &RepoLocator::default()).unwrap();
+        let tasks = load_file(&path, &RepoLocator::default(), &JoinIndex::new()).unwrap();
         let ids: Vec<_> = tasks.iter().map(|t| t.instance_id.as_str()).collect();
         assert_eq!(ids, ["o__r-1", "o__r-2"]);
+    }
+
+    #[test]
+    fn curriculum_tasks_take_version_from_the_joined_instances() {
+        let cl = r#"{"sequences": [{"id": "s", "tasks": [
+            {"metadata": {"instance_id": "o__r-1", "repo": "o/r", "base_commit": "a"}, "task": {"problem_statement": "one"},
+             "evaluation": {"patch": "", "test_patch": "", "FAIL_TO_PASS": ["a"], "PASS_TO_PASS": []}},
+            {"metadata": {"instance_id": "o__r-2", "repo": "o/r", "base_commit": "b", "version": "9.9"}, "task": {"problem_statement": "two"},
+             "evaluation": {"patch": "", "test_patch": "", "FAIL_TO_PASS": ["a"], "PASS_TO_PASS": []}}]}]}"#;
+        let (_d, path) = write(cl, "cl.json");
+        let (_j, instances) = write(
+            r#"{"instance_id": "o__r-1", "version": 3.1, "environment_setup_commit": "e1"}
+{"instance_id": "o__r-2", "version": "1.0", "environment_setup_commit": "e2"}"#,
+            "verified.jsonl",
+        );
+        let join = join_index(&instances).unwrap();
+        let tasks = load_file(&path, &RepoLocator::default(), &join).unwrap();
+        assert_eq!(tasks[0].version, "3.1");
+        assert_eq!(tasks[0].environment_setup_commit, "e1");
+        assert_eq!(tasks[1].version, "9.9", "a field the task has is kept");
+        assert_eq!(tasks[1].environment_setup_commit, "e2");
     }
 
     #[test]
@@ -302,7 +366,12 @@ mod tests {
         let mirror = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(mirror.path().join("o__r")).unwrap();
         let (_d, path) = write(&format!("[{ONE}]"), "x.json");
-        let tasks = load_file(&path, &RepoLocator::new(Some(mirror.path().to_path_buf()))).unwrap();
+        let tasks = load_file(
+            &path,
+            &RepoLocator::new(Some(mirror.path().to_path_buf())),
+            &JoinIndex::new(),
+        )
+        .unwrap();
         assert!(matches!(
             tasks[0].source,
             Some(apprentice_sandbox::RepoSource::Snapshot { .. })

@@ -28,6 +28,7 @@ pub struct Context {
     pub json: bool,
     pub quiet: bool,
     pub repos: Option<PathBuf>,
+    pub join: Option<PathBuf>,
 }
 
 impl Context {
@@ -37,6 +38,7 @@ impl Context {
             json: cli.json,
             quiet: cli.quiet,
             repos: cli.repos.clone(),
+            join: cli.join.clone(),
         }
     }
 
@@ -95,6 +97,7 @@ pub fn load_tasks(
 ) -> Result<Vec<Task>, Failure> {
     let options = LoadOptions {
         repos: ctx.repos.clone(),
+        join: ctx.join.clone(),
     };
     let tasks =
         apprentice_tasks::load(source, &options).map_err(|e| Failure::Input(e.to_string()))?;
