@@ -7,7 +7,6 @@ import json
 import os
 import sys
 import time
-import traceback
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 from gwlib import Paths, config_sha, load_config, validate
@@ -99,9 +98,9 @@ def main() -> int:
         return 78
     try:
         Handler.plugins = load_plugins(cfg)
-    except Exception:
-        for line in traceback.format_exc().rstrip().splitlines():
-            log("error", line)
+    except Exception as e:
+        log("error", f"fatal: {type(e).__name__}: {e}")
+        log("error", "gateway crashed while loading plugins")
         return 1
     Handler.cfg = cfg
     port = cfg["gateway"]["port"]

@@ -69,19 +69,20 @@ def validate(cfg, paths: Paths) -> list[str]:
         if not (isinstance(gw.get("auth_token"), str) and len(gw["auth_token"]) >= 16):
             errs.append("gateway.auth_token: expected a string of at least 16 characters")
         if gw.get("log_level", "info") not in LOG_LEVELS:
-            errs.append(f"gateway.log_level: expected one of {', '.join(LOG_LEVELS)}")
+            errs.append(f"gateway.log_level: expected one of {', '.join(LOG_LEVELS)}, got {json.dumps(gw['log_level'])}")
     for name, ch in _section(cfg, "channels", errs):
         where = f"channels.{name}"
         if not isinstance(ch, dict):
             errs.append(f"{where}: expected an object")
             continue
-        errs += _keys(where, ch, {"type", "target", "enabled"}, {"type", "target"})
+        errs += [e + f" (value {json.dumps(ch[e.split('.')[-1].split(':')[0]])})" if e.endswith("unknown key") else e
+                 for e in _keys(where, ch, {"type", "target", "enabled"}, {"type", "target"})]
         if "type" in ch and ch["type"] not in CHANNEL_TYPES:
-            errs.append(f"{where}.type: expected one of {', '.join(CHANNEL_TYPES)}")
+            errs.append(f"{where}.type: expected one of {', '.join(CHANNEL_TYPES)}, got {json.dumps(ch['type'])}")
         if "target" in ch and not (isinstance(ch["target"], str) and ch["target"]):
             errs.append(f"{where}.target: expected a non-empty string")
         if not isinstance(ch.get("enabled", True), bool):
-            errs.append(f"{where}.enabled: expected true or false")
+            errs.append(f"{where}.enabled: expected true or false, got {json.dumps(ch['enabled'])}")
     for name, pl in _section(cfg, "plugins", errs):
         where = f"plugins.{name}"
         if not isinstance(pl, dict):
@@ -208,7 +209,7 @@ def send(paths: Paths, client: str, token: str, channel: str, text: str) -> tupl
 def stable(paths: Paths, window: float = 0.4) -> bool:
     """Healthy now and no crash during a short window: a crash loop is not 'up'."""
     before = paths.counter("crashes")
-    if not wait_healthy(paths, 2.0):
+    if not wait_healthy(paths, 1.5):
         return False
     wait_for(lambda: False, window)
     return paths.counter("crashes") == before and health(paths)
