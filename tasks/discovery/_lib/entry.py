@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env -S python3 -S
 """The one implementation behind every task's `setup`, `check` and `oracle` (each is a
 symlink to this file): it loads the task's task.py and calls the function named like the
 link with an Episode. Keeps the per-task code down to the scenario itself."""

@@ -9,8 +9,6 @@ import subprocess
 import sys
 import time
 import tomllib
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 PRIVATE = ".episode"  # setup's baseline facts for check; generic tools refuse to show it
@@ -100,6 +98,9 @@ def wait_for(predicate, timeout: float, interval: float = 0.05):
 def http_json(port: int, path: str, token: str | None = None, body: dict | None = None,
               headers: dict | None = None, timeout: float = 2.0) -> tuple[int, dict]:
     """(status, JSON body) from a loopback service; raises OSError when nothing answers."""
+    import urllib.error  # here, not at the top: most tools never talk HTTP
+    import urllib.request
+
     req = urllib.request.Request(f"http://127.0.0.1:{port}{path}",
                                  data=None if body is None else json.dumps(body).encode(),
                                  headers=dict(headers or {}))

@@ -169,7 +169,7 @@ def write_world(paths: Paths, cfg: dict, clients: dict[str, str], manifests: dic
 
 def start_watchdog(workdir: Path) -> int:
     paths = Paths(workdir)
-    return spawn_daemon(workdir, [sys.executable, str(ENV / "watchdog.py")], paths.run / "watchdog.out")
+    return spawn_daemon(workdir, [sys.executable, "-S", str(ENV / "watchdog.py")], paths.run / "watchdog.out")
 
 
 def wait_healthy(paths: Paths, timeout: float = 5.0) -> bool:

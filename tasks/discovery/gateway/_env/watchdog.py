@@ -38,7 +38,7 @@ def main() -> None:
     while True:
         started = time.monotonic()
         bump("starts")
-        child = subprocess.Popen([sys.executable, str(ENV / "gateway.py")], stdin=subprocess.DEVNULL)
+        child = subprocess.Popen([sys.executable, "-S", str(ENV / "gateway.py")], stdin=subprocess.DEVNULL)
         rc = child.wait()
         write_atomic(PATHS.run / "last_exit", f"{rc} at {time.strftime('%H:%M:%S')}")
         if rc == -signal.SIGTERM:

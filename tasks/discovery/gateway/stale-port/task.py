@@ -13,7 +13,7 @@ def scenario(ep):
 
 def _listener(ep, name: str) -> tuple[int, int]:
     portfile = ep.path(PRIVATE, f"{name}.port")
-    pid = ep.spawn([sys.executable, str(ENV / "listener.py"), name, str(portfile)])
+    pid = ep.spawn([sys.executable, "-S", str(ENV / "listener.py"), name, str(portfile)])
     port = wait_for(lambda: read_int(portfile), 5.0)
     if not port:
         raise SystemExit(f"setup: {name} did not start")

@@ -153,7 +153,7 @@ class World:
                 f.truncate(size)  # sparse: the apparent size is what the disk tool reports
             os.utime(p, (now - age_days * 86400, now - age_days * 86400))
         paths.disk.write_text(json.dumps({"volume": "prod/var", "capacity_bytes": capacity}) + "\n")
-        spawn_daemon(ep.workdir, [sys.executable, str(ENV / "svcd.py")], paths.run / "svcd.out")
+        spawn_daemon(ep.workdir, [sys.executable, "-S", str(ENV / "svcd.py")], paths.run / "svcd.out")
         for svc in self.services:
             try:
                 model(self.config(svc))

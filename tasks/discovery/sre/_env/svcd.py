@@ -24,7 +24,7 @@ class Slot:
     def tick(self, now: float) -> None:
         if self.proc is None:
             if now >= self.next_start:
-                self.proc = subprocess.Popen([sys.executable, str(ENV / "svc.py"), self.name],
+                self.proc = subprocess.Popen([sys.executable, "-S", str(ENV / "svc.py"), self.name],
                                              stdin=subprocess.DEVNULL)
                 self.started = now
             return
