@@ -176,6 +176,13 @@ def resolve(rel: str) -> Path:
     return p
 
 
+def existing_file(rel: str) -> Path:
+    p = resolve(rel)
+    if not p.is_file():
+        die(f"fs: {rel}: no such file", 1)
+    return p
+
+
 def fs_main(args: list[str]) -> None:
     cmd, rest = (args[0], args[1:]) if args else ("", [])
     if cmd == "ls" and len(rest) <= 1:
@@ -189,10 +196,7 @@ def fs_main(args: list[str]) -> None:
             print(f"{kind:>12}  {child.name}{'/' if child.is_dir() else ''}")
         return
     if cmd == "read" and len(rest) == 1:
-        p = resolve(rest[0])
-        if not p.is_file():
-            die(f"fs: {rest[0]}: no such file", 1)
-        with open(p, "rb") as f:
+        with open(existing_file(rest[0]), "rb") as f:
             data = f.read(MAX_OUT + 1)
         sys.stdout.write(data[:MAX_OUT].decode(errors="replace"))
         if len(data) > MAX_OUT:
@@ -206,9 +210,7 @@ def fs_main(args: list[str]) -> None:
         print(f"{'wrote' if cmd == 'write' else 'appended'} {len(rest[1].encode())} bytes to {rest[0]}")
         return
     if cmd == "replace" and len(rest) == 3:
-        p = resolve(rest[0])
-        if not p.is_file():
-            die(f"fs: {rest[0]}: no such file", 1)
+        p = existing_file(rest[0])
         text = p.read_text()
         n = text.count(rest[1])
         if n != 1:

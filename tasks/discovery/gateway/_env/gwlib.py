@@ -54,7 +54,7 @@ def validate(cfg, paths: Paths) -> list[str]:
     """Every problem as 'dotted.path: message'; empty means the gateway may start."""
     if not isinstance(cfg, dict):
         return ["(root): expected an object"]
-    errs = [f"{k}: unknown key" for k in cfg if k not in ("gateway", "channels", "plugins")]
+    errs = _keys("", cfg, {"gateway", "channels", "plugins"}, set())
     gw = cfg.get("gateway")
     if not isinstance(gw, dict):
         errs.append("gateway: required object is missing")
@@ -70,45 +70,45 @@ def validate(cfg, paths: Paths) -> list[str]:
             errs.append("gateway.auth_token: expected a string of at least 16 characters")
         if gw.get("log_level", "info") not in LOG_LEVELS:
             errs.append(f"gateway.log_level: expected one of {', '.join(LOG_LEVELS)}, got {json.dumps(gw['log_level'])}")
-    for name, ch in _section(cfg, "channels", errs):
-        where = f"channels.{name}"
-        if not isinstance(ch, dict):
-            errs.append(f"{where}: expected an object")
-            continue
-        errs += [e + f" (value {json.dumps(ch[e.split('.')[-1].split(':')[0]])})" if e.endswith("unknown key") else e
-                 for e in _keys(where, ch, {"type", "target", "enabled"}, {"type", "target"})]
+    for where, ch in _entries(cfg, "channels", errs):
+        errs += _keys(where, ch, {"type", "target", "enabled"}, {"type", "target"})
         if "type" in ch and ch["type"] not in CHANNEL_TYPES:
             errs.append(f"{where}.type: expected one of {', '.join(CHANNEL_TYPES)}, got {json.dumps(ch['type'])}")
         if "target" in ch and not (isinstance(ch["target"], str) and ch["target"]):
             errs.append(f"{where}.target: expected a non-empty string")
         if not isinstance(ch.get("enabled", True), bool):
             errs.append(f"{where}.enabled: expected true or false, got {json.dumps(ch['enabled'])}")
-    for name, pl in _section(cfg, "plugins", errs):
-        where = f"plugins.{name}"
-        if not isinstance(pl, dict):
-            errs.append(f"{where}: expected an object")
-            continue
+    for where, pl in _entries(cfg, "plugins", errs):
         errs += _keys(where, pl, {"enabled", "config"}, {"enabled"})
         if not isinstance(pl.get("enabled"), bool):
             errs.append(f"{where}.enabled: expected true or false")
         if not isinstance(pl.get("config", {}), dict):
             errs.append(f"{where}.config: expected an object")
+        name = where.removeprefix("plugins.")
         if not paths.manifest(name).is_file():
             errs.append(f"{where}: no manifest gateway/plugins/{name}.json")
     return errs
 
 
-def _section(cfg: dict, key: str, errs: list[str]):
+def _entries(cfg: dict, key: str, errs: list[str]):
+    """(dotted path, entry) for the object entries of a section; other shapes become errors."""
     sec = cfg.get(key, {})
     if not isinstance(sec, dict):
         errs.append(f"{key}: expected an object")
         return []
-    return sorted(sec.items())
+    good = []
+    for name, entry in sorted(sec.items()):
+        if isinstance(entry, dict):
+            good.append((f"{key}.{name}", entry))
+        else:
+            errs.append(f"{key}.{name}: expected an object")
+    return good
 
 
 def _keys(where: str, obj: dict, allowed: set, required: set) -> list[str]:
-    return ([f"{where}.{k}: unknown key" for k in obj if k not in allowed]
-            + [f"{where}.{k}: required key is missing" for k in sorted(required) if k not in obj])
+    path = (lambda k: f"{where}.{k}") if where else str
+    return ([f"{path(k)}: unknown key (value {json.dumps(v)})" for k, v in obj.items() if k not in allowed]
+            + [f"{path(k)}: required key is missing" for k in sorted(required) if k not in obj])
 
 
 def _int(where: str, value, lo: int, hi: int) -> list[str]:
