@@ -182,14 +182,15 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--jobs", type=int, default=4, help="episodes run in parallel (default 4)")
     ap.add_argument("--task", help="only tasks whose id contains this")
-    ap.add_argument("--seed", type=int, help="only this seed")
+    ap.add_argument("--seed", type=int, action="append",
+                    help="run this seed instead of task.toml's (repeatable; need not be listed there)")
     ap.add_argument("-v", "--verbose", action="store_true", help="print passing episodes too")
     opts = ap.parse_args()
     tasks, problems = load_suite()
     for p in problems:
         print(f"FAIL {p}")
     jobs = [({**t, "seed": s}, mode) for t in tasks if not opts.task or opts.task in t["id"]
-            for s in t["seeds"] if opts.seed is None or s == opts.seed for mode in ("oracle", "null")]
+            for s in (opts.seed or t["seeds"]) for mode in ("oracle", "null")]
     start, failed = time.monotonic(), len(problems)
     with ThreadPoolExecutor(max_workers=max(1, opts.jobs)) as pool:
         for ok, line in pool.map(lambda job: episode(*job), jobs):

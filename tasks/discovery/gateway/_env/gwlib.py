@@ -172,7 +172,7 @@ def start_watchdog(workdir: Path) -> int:
     return spawn_daemon(workdir, [sys.executable, "-S", str(ENV / "watchdog.py")], paths.run / "watchdog.out")
 
 
-def wait_healthy(paths: Paths, timeout: float = 5.0) -> bool:
+def wait_healthy(paths: Paths, timeout: float) -> bool:
     return bool(wait_for(lambda: health(paths), timeout))
 
 
@@ -231,9 +231,8 @@ def diff(expected, actual, where: str = "") -> list[str]:
     return [] if expected == actual else [f"{where}: expected {json.dumps(expected)}, found {json.dumps(actual)}"]
 
 
-def judge_config(v, paths: Paths, expected: dict | list[dict], goal_prefixes: tuple[str, ...] = (),
-                 live: bool = True) -> None:
-    """Config on disk (and, when live, the running gateway) must equal `expected` (or the
+def judge_config(v, paths: Paths, expected: dict | list[dict], goal_prefixes: tuple[str, ...] = ()) -> None:
+    """Config on disk and in the running gateway must equal `expected` (or the
     closest of several acceptable configs): differences under goal_prefixes fail the
     'requested config change made' subgoal, any other difference is collateral damage."""
     actual, _ = load_config(paths)
@@ -248,10 +247,9 @@ def judge_config(v, paths: Paths, expected: dict | list[dict], goal_prefixes: tu
     for p in problems:
         if p not in goal:
             v.collateral(f"config changed beyond the request: {p}")
-    if live:
-        status = live_status(paths, str(actual.get("gateway", {}).get("auth_token", "")))
-        v.subgoal("running gateway uses that config",
-                  status is not None and status.get("config_sha") == config_sha(best) and stable(paths))
+    token = str(actual.get("gateway", {}).get("auth_token", ""))
+    status = live_status(paths, token) if wait_healthy(paths, 1.5) else None
+    v.subgoal("running gateway uses that config", status is not None and status.get("config_sha") == config_sha(best))
 
 
 def build(ep, cfg: dict, clients: dict[str, str] | None = None, manifests: dict | None = None,
