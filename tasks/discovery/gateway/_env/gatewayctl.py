@@ -32,6 +32,12 @@ def current_config() -> dict:
     return cfg
 
 
+def editable() -> tuple[dict, dict]:
+    """The config to edit and an untouched copy to validate the edit against."""
+    cfg = current_config()
+    return cfg, json.loads(json.dumps(cfg))
+
+
 def token() -> str:
     cfg, _ = load_config(PATHS)
     try:
@@ -164,14 +170,12 @@ def config(args) -> None:
             die(f"config: no key {args[1]}")
         print(json.dumps(node[leaf], indent=2))
     elif cmd == "set" and len(args) == 3:
-        cfg = current_config()
-        before = json.loads(json.dumps(cfg))
+        cfg, before = editable()
         node, leaf = walk(cfg, args[1], create=True)
         node[leaf] = parse_value(args[2])
         save(cfg, before, f"set {args[1]} = {json.dumps(node[leaf])}")
     elif cmd == "unset" and len(args) == 2:
-        cfg = current_config()
-        before = json.loads(json.dumps(cfg))
+        cfg, before = editable()
         node, leaf = walk(cfg, args[1])
         if leaf not in node:
             die(f"config: no key {args[1]}")
@@ -182,8 +186,7 @@ def config(args) -> None:
 
 
 def channels(args) -> None:
-    cfg = current_config()
-    before = json.loads(json.dumps(cfg))
+    cfg, before = editable()
     chans = cfg.setdefault("channels", {})
     if args == ["list"]:
         live = live_status(PATHS, token()) if health(PATHS) else None
@@ -207,8 +210,7 @@ def channels(args) -> None:
 
 
 def plugins(args) -> None:
-    cfg = current_config()
-    before = json.loads(json.dumps(cfg))
+    cfg, before = editable()
     plugs = cfg.setdefault("plugins", {})
     if args == ["list"]:
         live = live_status(PATHS, token()) if health(PATHS) else None
