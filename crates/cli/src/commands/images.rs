@@ -155,9 +155,12 @@ async fn prune(ctx: &Context, factory: &DockerSandboxFactory, all: bool) -> Comm
         print_json(&report)?;
     } else {
         println!(
-            "removed {} container(s) and {} image(s)",
+            "removed {} container(s), {} image(s), {} untagged image(s), {} layer(s), {} MB",
             report.containers.len(),
-            report.images.len()
+            report.images.len(),
+            report.dangling.len(),
+            report.layers,
+            report.bytes / 1_000_000
         );
         for s in &report.skipped {
             println!("kept    {s}");
