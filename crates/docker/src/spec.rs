@@ -355,6 +355,14 @@ impl Specs {
         })
     }
 
+    /// The images (environment and base) some current spec uses: what `images prune` keeps.
+    pub fn images(&self) -> std::collections::HashSet<String> {
+        self.all_versions()
+            .iter()
+            .flat_map(|s| [s.env_image(), s.base_image()])
+            .collect()
+    }
+
     /// Every concrete (file, version) pair, for building or keeping all images.
     pub fn all_versions(&self) -> Vec<EnvSpec> {
         let mut out = Vec::new();

@@ -5,7 +5,7 @@
 //! engine answers they print why and pass, unless `APPRENTICE_REQUIRE_DOCKER=1` (CI sets it
 //! after `scripts/setup-docker.sh`), in which case they fail.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -710,7 +710,9 @@ async fn prune_removes_stale_containers_and_untagged_images() {
     // An untagged apprentice image, as a rebuild under the same tag leaves behind.
     let dangling = untagged_apprentice_image(&docker, &env_image).await;
 
-    let keep: HashSet<String> = [spec.env_image(), spec.base_image()].into();
+    // What `images prune` keeps: every image a current spec uses.
+    let keep = factory.specs().images();
+    assert!(keep.contains(&env_image));
     let report = factory
         .with_images(async |b| b.prune(&keep, false).await)
         .await
