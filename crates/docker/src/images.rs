@@ -462,46 +462,76 @@ impl ImageBuilder {
         Ok(out)
     }
 
-    /// Removes stale containers, then apprentice images whose tag is not in `keep` (all of
-    /// them with `all`). Images in use by a live container are skipped with a warning.
+    /// Removes stale containers, then every apprentice image whose tag is not in `keep` (all
+    /// of them with `all`), including untagged ones: an environment image rebuilt under the
+    /// same tag, or a build killed mid-commit, leaves a `<none>` image that only the label
+    /// identifies. Images in use by a live container are skipped with a reason.
     pub async fn prune(
         &self,
         keep: &HashSet<String>,
         all: bool,
     ) -> Result<PruneReport, DockerError> {
-        let containers = cleanup::sweep_stale(&self.docker, all).await?;
-        let mut images = Vec::new();
-        let mut skipped = Vec::new();
-        let mut listed = self.list().await?;
-        // Environment images first: a base image cannot go while an env image sits on it.
-        listed.sort_by_key(|i| i.kind != "env");
+        let mut report = PruneReport {
+            containers: cleanup::sweep_stale(&self.docker, all).await?,
+            ..PruneReport::default()
+        };
+        let filters = HashMap::from([("label", vec![format!("{LABEL}=1")])]);
+        let options = ListImagesOptionsBuilder::default()
+            .all(false)
+            .filters(&filters)
+            .build();
+        let mut listed = self.docker.list_images(Some(options)).await?;
+        // Newest first: an environment image (or a dangling child) goes before the base
+        // image it sits on.
+        listed.sort_by_key(|i| std::cmp::Reverse(i.created));
         for image in listed {
-            if !all && keep.contains(&image.tag) {
+            let tags: Vec<String> = image
+                .repo_tags
+                .iter()
+                .filter(|t| t.as_str() != "<none>:<none>")
+                .cloned()
+                .collect();
+            if !all && tags.iter().any(|t| keep.contains(t)) {
                 continue;
             }
-            let options = RemoveImageOptionsBuilder::default().build();
+            let name = tags.first().cloned().unwrap_or_else(|| image.id.clone());
+            // By id with force: an image with several tags goes whole.
+            let options = RemoveImageOptionsBuilder::default().force(true).build();
             match self
                 .docker
-                .remove_image(&image.tag, Some(options), None)
+                .remove_image(&image.id, Some(options), None)
                 .await
             {
-                Ok(_) => images.push(image.tag),
-                Err(e) => skipped.push(format!("{}: {e}", image.tag)),
+                Ok(deleted) => {
+                    report.layers += deleted.iter().filter(|d| d.deleted.is_some()).count();
+                    report.bytes += image.size.max(0) as u64;
+                    if tags.is_empty() {
+                        report.dangling.push(name);
+                    } else {
+                        report.images.extend(tags);
+                    }
+                }
+                Err(e) => report.skipped.push(format!("{name}: {e}")),
             }
         }
-        Ok(PruneReport {
-            containers,
-            images,
-            skipped,
-        })
+        Ok(report)
     }
 }
 
 /// What `prune` removed.
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct PruneReport {
+    /// Containers whose owner process is gone (all others' with `--all`).
     pub containers: Vec<String>,
+    /// Tagged images removed.
     pub images: Vec<String>,
+    /// Untagged (`<none>`) apprentice images removed, by id.
+    pub dangling: Vec<String>,
+    /// Image layers the engine deleted with them.
+    pub layers: usize,
+    /// The removed images' sizes (shared layers counted once per image).
+    pub bytes: u64,
+    /// Images left in place, with the engine's reason (in use by a running container).
     pub skipped: Vec<String>,
 }
 

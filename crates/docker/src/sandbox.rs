@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use apprentice_sandbox::{
     CappedBuffer, EnvKey, ExecOutput, OutputCap, RepoSource, Sandbox, SandboxError, SandboxFactory,
+    ScriptOutput, TestSpec, TestSpecs,
 };
 use async_trait::async_trait;
 use bollard::Docker;
@@ -16,6 +17,7 @@ use bollard::exec::StartExecResults;
 use bollard::models::{ContainerCreateBody, ExecConfig, HostConfig};
 use bollard::query_parameters::{CreateContainerOptionsBuilder, UploadToContainerOptionsBuilder};
 use futures::StreamExt;
+use tokio::io::AsyncWriteExt;
 use tokio::sync::OnceCell;
 
 use crate::engine::owner_labels;
@@ -169,7 +171,7 @@ impl DockerSandboxFactory {
     /// `demo` environment: Python 3.11 with pytest.
     pub fn resolve(&self, env: &EnvKey) -> Result<EnvSpec, DockerError> {
         if env.repo.is_empty() {
-            return self.specs.resolve("demo/any", "*");
+            return self.specs.resolve(crate::spec::DEMO_REPO, "*");
         }
         self.specs.resolve(&env.repo, &env.version)
     }
@@ -264,6 +266,10 @@ fn to_sandbox_error(source: &RepoSource, e: DockerError) -> SandboxError {
 
 #[async_trait]
 impl SandboxFactory for DockerSandboxFactory {
+    fn test_spec(&self, env: &EnvKey) -> Option<TestSpec> {
+        TestSpecs::test_spec(&self.specs, env)
+    }
+
     async fn create(&self, source: &RepoSource) -> Result<Box<dyn Sandbox>, SandboxError> {
         self.create_for(source, &EnvKey::default()).await
     }
@@ -363,6 +369,10 @@ impl std::fmt::Debug for DockerSandbox {
             .finish()
     }
 }
+
+/// Prints the container's OOM kill count (cgroup v1 or v2), or nothing.
+const OOM_COUNTER: &str = "cat /sys/fs/cgroup/memory/memory.oom_control /sys/fs/cgroup/memory.events \
+                           2>/dev/null | awk '$1==\"oom_kill\"{print $2; exit}'";
 
 /// Exit status `timeout -s KILL` reports for a command it killed (128 + SIGKILL). The OOM
 /// killer's victims exit the same way, which is why both are told apart afterwards.
@@ -475,30 +485,10 @@ impl DockerSandbox {
     /// After a command died of SIGKILL: did the OOM killer do it? Checks the engine's
     /// (sticky) `OOMKilled` flag first, then the cgroup's kill counter.
     async fn check_oom(&self) -> bool {
-        if !self.oom_seen.load(Ordering::Relaxed)
-            && let Ok(info) = self
-                .docker
-                .inspect_container(
-                    &self.id,
-                    None::<bollard::query_parameters::InspectContainerOptions>,
-                )
-                .await
-            && info.state.and_then(|s| s.oom_killed) == Some(true)
-        {
+        if !self.oom_seen.load(Ordering::Relaxed) && self.oom_flag().await {
             self.oom_seen.store(true, Ordering::Relaxed);
         }
-        let counter = self
-            .raw(vec![
-                "bash".into(),
-                "-c".into(),
-                "cat /sys/fs/cgroup/memory/memory.oom_control /sys/fs/cgroup/memory.events \
-                 2>/dev/null | awk '$1==\"oom_kill\"{print $2; exit}'"
-                    .into(),
-            ])
-            .await
-            .ok()
-            .and_then(|(_, out, _)| String::from_utf8_lossy(&out).trim().parse::<u64>().ok());
-        match counter {
+        match self.oom_counter().await {
             Some(now) => {
                 let before = self.oom_kills.swap(now, Ordering::Relaxed);
                 now > before
@@ -511,6 +501,72 @@ impl DockerSandbox {
                     self.oom_kills.store(1, Ordering::Relaxed);
                 }
                 fresh
+            }
+        }
+    }
+
+    /// The engine's `State.OOMKilled`: set once any process of the container was OOM-killed.
+    async fn oom_flag(&self) -> bool {
+        self.docker
+            .inspect_container(
+                &self.id,
+                None::<bollard::query_parameters::InspectContainerOptions>,
+            )
+            .await
+            .ok()
+            .and_then(|info| info.state.and_then(|s| s.oom_killed))
+            == Some(true)
+    }
+
+    /// OOM kills so far in the container's memory cgroup (v1 `memory.oom_control`, v2
+    /// `memory.events`), when readable.
+    async fn oom_counter(&self) -> Option<u64> {
+        let (_, out, _) = self
+            .raw(vec!["bash".into(), "-c".into(), OOM_COUNTER.into()])
+            .await
+            .ok()?;
+        String::from_utf8_lossy(&out).trim().parse::<u64>().ok()
+    }
+
+    /// Runs `script` with bash in `/testbed` under `timeout -s KILL`, because the exec API
+    /// cannot kill what it started; `timeout` runs the command in its own process group and
+    /// kills the whole group. A client-side timer backs it up. Output chunks go to `sink` as
+    /// they arrive. Returns the exit code (`None` after a timeout) and whether it timed out.
+    async fn run_limited(
+        &self,
+        script: &str,
+        input: Option<&[u8]>,
+        timeout: Duration,
+        sink: impl FnMut(&[u8]),
+    ) -> Result<(Option<i64>, bool), SandboxError> {
+        let secs = timeout.as_secs_f64().max(0.1);
+        let argv = vec![
+            "timeout".into(),
+            "-s".into(),
+            "KILL".into(),
+            format!("{secs:.1}"),
+            "bash".into(),
+            "-c".into(),
+            script.to_string(),
+        ];
+        let started = Instant::now();
+        let run = stream_exec(
+            &self.docker,
+            &self.id,
+            argv,
+            Some(self.env.clone()),
+            input,
+            sink,
+        );
+        match tokio::time::timeout(timeout + CLIENT_GRACE, run).await {
+            Ok(Ok(code)) => {
+                let timed_out = code == Some(KILLED) && started.elapsed() >= timeout;
+                Ok((if timed_out { None } else { code }, timed_out))
+            }
+            Ok(Err(e)) => Err(self.error(e)),
+            Err(_) => {
+                self.kill_all().await;
+                Ok((None, true))
             }
         }
     }
@@ -531,38 +587,11 @@ impl Sandbox for DockerSandbox {
     /// kills the whole group. A client-side timer backs it up. Output is streamed into a
     /// head+tail capture.
     async fn exec(&self, command: &str, timeout: Duration) -> Result<ExecOutput, SandboxError> {
-        let secs = timeout.as_secs_f64().max(0.1);
-        let argv = vec![
-            "timeout".into(),
-            "-s".into(),
-            "KILL".into(),
-            format!("{secs:.1}"),
-            "bash".into(),
-            "-c".into(),
-            format!("exec 2>&1 </dev/null\n{command}"),
-        ];
-        let started = Instant::now();
         let mut capture = CappedBuffer::new(self.cap);
-        let run = stream_exec(
-            &self.docker,
-            &self.id,
-            argv,
-            Some(self.env.clone()),
-            |chunk| capture.push(chunk),
-        );
-        let result = tokio::time::timeout(timeout + CLIENT_GRACE, run).await;
-        let (exit_code, timed_out) = match result {
-            Ok(Ok(code)) => {
-                let killed = code == Some(KILLED);
-                let timed_out = killed && started.elapsed() >= timeout;
-                (if timed_out { None } else { code }, timed_out)
-            }
-            Ok(Err(e)) => return Err(self.error(e)),
-            Err(_) => {
-                self.kill_all().await;
-                (None, true)
-            }
-        };
+        let script = format!("exec 2>&1 </dev/null\n{command}");
+        let (exit_code, timed_out) = self
+            .run_limited(&script, None, timeout, |chunk| capture.push(chunk))
+            .await?;
         let (mut output, elided_bytes) = capture.finish();
         if exit_code == Some(KILLED) && self.check_oom().await {
             output.push_str(&format!(
@@ -577,6 +606,32 @@ impl Sandbox for DockerSandbox {
             timed_out,
             elided_bytes,
         })
+    }
+
+    /// One exec: the input goes in on stdin, everything printed comes back (to
+    /// [`MAX_READ`]), so the verifier's whole evaluation is a single round trip.
+    async fn run_script(
+        &self,
+        script: &str,
+        input: &[u8],
+        timeout: Duration,
+    ) -> Result<ScriptOutput, SandboxError> {
+        let mut output = Vec::new();
+        let (exit_code, timed_out) = self
+            .run_limited(script, Some(input), timeout, |chunk| {
+                let room = MAX_READ.saturating_sub(output.len());
+                output.extend_from_slice(&chunk[..room.min(chunk.len())]);
+            })
+            .await?;
+        Ok(ScriptOutput {
+            exit_code: exit_code.map(|c| c as i32),
+            output,
+            timed_out,
+        })
+    }
+
+    async fn out_of_memory(&self) -> bool {
+        self.oom_flag().await || self.oom_counter().await.is_some_and(|n| n > 0)
     }
 
     async fn read_file(&self, path: &str) -> Result<Vec<u8>, SandboxError> {
@@ -707,29 +762,47 @@ async fn stream_exec(
     id: &str,
     argv: Vec<String>,
     env: Option<Vec<String>>,
+    stdin: Option<&[u8]>,
     mut sink: impl FnMut(&[u8]),
 ) -> Result<Option<i64>, DockerError> {
     let config = ExecConfig {
         cmd: Some(argv),
         attach_stdout: Some(true),
         attach_stderr: Some(true),
-        attach_stdin: Some(false),
+        attach_stdin: Some(stdin.is_some()),
         tty: Some(false),
         env,
         working_dir: Some(WORKDIR.into()),
         ..Default::default()
     };
     let exec = docker.create_exec(id, config).await?;
-    if let StartExecResults::Attached { mut output, .. } = docker.start_exec(&exec.id, None).await?
+    if let StartExecResults::Attached { mut output, input } =
+        docker.start_exec(&exec.id, None).await?
     {
-        while let Some(item) = output.next().await {
-            match item? {
-                LogOutput::StdOut { message }
-                | LogOutput::StdErr { message }
-                | LogOutput::Console { message } => sink(&message),
-                LogOutput::StdIn { .. } => {}
+        // Feed stdin while reading, so neither side waits on a full pipe; closing our end
+        // is the command's end of input.
+        let feed = async move {
+            if let Some(bytes) = stdin {
+                let mut input = input;
+                input.write_all(bytes).await?;
+                input.shutdown().await?;
             }
-        }
+            Ok::<(), std::io::Error>(())
+        };
+        let read = async {
+            while let Some(item) = output.next().await {
+                match item? {
+                    LogOutput::StdOut { message }
+                    | LogOutput::StdErr { message }
+                    | LogOutput::Console { message } => sink(&message),
+                    LogOutput::StdIn { .. } => {}
+                }
+            }
+            Ok::<(), DockerError>(())
+        };
+        let (fed, read) = tokio::join!(feed, read);
+        read?;
+        fed?;
     }
     Ok(docker.inspect_exec(&exec.id).await?.exit_code)
 }

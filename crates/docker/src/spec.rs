@@ -25,10 +25,14 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use apprentice_sandbox::{EnvKey, TestSpec, TestSpecs};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::DockerError;
+
+/// The log parser of a spec that names none.
+const DEFAULT_LOG_PARSER: &str = "pytest";
 
 /// Bumped when the way images are built changes, so old images are not reused.
 const BUILD_RECIPE_VERSION: &str = "1";
@@ -314,8 +318,17 @@ impl Specs {
     /// The environment for `repo` at `version`: the file whose `repo` is exactly `repo`, else
     /// one whose pattern `owner/*` matches; in it, the version's table, else `"*"`.
     pub fn resolve(&self, repo: &str, version: &str) -> Result<EnvSpec, DockerError> {
-        let file = self
-            .files
+        let file = self.file_for(repo, version)?;
+        resolve_in(file, repo, version).map_err(|detail| DockerError::NoSpec {
+            repo: repo.to_string(),
+            version: version.to_string(),
+            detail: format!("{}: {detail}", file.path.display()),
+        })
+    }
+
+    /// The file for `repo`: the one whose `repo` is exactly `repo`, else a matching pattern.
+    fn file_for(&self, repo: &str, version: &str) -> Result<&RepoSpecFile, DockerError> {
+        self.files
             .iter()
             .find(|f| f.repo == repo)
             .or_else(|| self.files.iter().find(|f| pattern_matches(&f.repo, repo)))
@@ -326,12 +339,28 @@ impl Specs {
                     "no spec file for this repository; add specs/{}.toml",
                     repo.replace('/', "__")
                 ),
-            })?;
-        resolve_in(file, repo, version).map_err(|detail| DockerError::NoSpec {
-            repo: repo.to_string(),
-            version: version.to_string(),
-            detail: format!("{}: {detail}", file.path.display()),
+            })
+    }
+
+    /// The test command and log parser for `repo` at `version`. Only those two fields are
+    /// read, so a spec whose Python no Debian release ships still says how its tests run
+    /// (for the local backend).
+    pub fn test_spec(&self, repo: &str, version: &str) -> Option<TestSpec> {
+        let merged = table_for(self.file_for(repo, version).ok()?, version).ok()?;
+        Some(TestSpec {
+            test_cmd: merged.test_cmd?,
+            log_parser: merged
+                .log_parser
+                .unwrap_or_else(|| DEFAULT_LOG_PARSER.to_string()),
         })
+    }
+
+    /// The images (environment and base) some current spec uses: what `images prune` keeps.
+    pub fn images(&self) -> std::collections::HashSet<String> {
+        self.all_versions()
+            .iter()
+            .flat_map(|s| [s.env_image(), s.base_image()])
+            .collect()
     }
 
     /// Every concrete (file, version) pair, for building or keeping all images.
@@ -348,6 +377,20 @@ impl Specs {
     }
 }
 
+impl TestSpecs for Specs {
+    /// A task of unknown provenance (empty repository) gets the demo spec, as the Docker
+    /// backend gives it the demo environment.
+    fn test_spec(&self, env: &EnvKey) -> Option<TestSpec> {
+        if env.repo.is_empty() {
+            return Specs::test_spec(self, DEMO_REPO, "*");
+        }
+        Specs::test_spec(self, &env.repo, &env.version)
+    }
+}
+
+/// The repository name the environment of tasks with no repository resolves as.
+pub const DEMO_REPO: &str = "demo/any";
+
 fn pattern_matches(pattern: &str, repo: &str) -> bool {
     match pattern.strip_suffix("/*") {
         Some(owner) => repo
@@ -357,7 +400,8 @@ fn pattern_matches(pattern: &str, repo: &str) -> bool {
     }
 }
 
-fn resolve_in(file: &RepoSpecFile, repo: &str, version: &str) -> Result<EnvSpec, String> {
+/// `version`'s table (else `"*"`'s) merged over the file's defaults.
+fn table_for(file: &RepoSpecFile, version: &str) -> Result<SpecTable, String> {
     let table = file
         .versions
         .get(version)
@@ -369,7 +413,11 @@ fn resolve_in(file: &RepoSpecFile, repo: &str, version: &str) -> Result<EnvSpec,
                 known.join(", ")
             )
         })?;
-    let merged = file.defaults.merged(table);
+    Ok(file.defaults.merged(table))
+}
+
+fn resolve_in(file: &RepoSpecFile, repo: &str, version: &str) -> Result<EnvSpec, String> {
+    let merged = table_for(file, version)?;
     let python = merged
         .python
         .ok_or_else(|| format!("version `{version}` has no `python`"))?;
@@ -388,7 +436,9 @@ fn resolve_in(file: &RepoSpecFile, repo: &str, version: &str) -> Result<EnvSpec,
         install: merged.install.unwrap_or_default(),
         env: merged.env.unwrap_or_default(),
         test_cmd,
-        log_parser: merged.log_parser.unwrap_or_else(|| "pytest".to_string()),
+        log_parser: merged
+            .log_parser
+            .unwrap_or_else(|| DEFAULT_LOG_PARSER.to_string()),
     })
 }
 

@@ -7,13 +7,16 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use apprentice_docker::engine::{LABEL_PID, LABEL_SESSION};
-use apprentice_docker::{DockerSandboxFactory, Limits, cleanup, engine};
-use apprentice_harness::grade_patch;
-use apprentice_sandbox::{RepoSource, Sandbox, SandboxError, SandboxFactory};
-use apprentice_verify::{ErrorKind, ResolutionStatus};
+use apprentice_docker::{DockerSandboxFactory, Limits, Specs, cleanup, engine};
+use apprentice_harness::{grade_patch, test_recipe};
+use apprentice_sandbox::{LocalSandboxFactory, RepoSource, Sandbox, SandboxError, SandboxFactory};
+use apprentice_verify::{
+    DEFAULT_TEST_CMD, ErrorKind, LogParser, ResolutionStatus, VerifyRequest, verify,
+};
 use bollard::query_parameters::ListContainersOptionsBuilder;
 use futures::StreamExt;
 
@@ -276,18 +279,23 @@ async fn sandbox_behaves_like_the_local_one() {
     assert_eq!(left.output.trim(), "1", "{left:?}");
 }
 
+/// A factory whose containers get `memory_bytes` of memory.
+fn limited_factory(memory_bytes: i64) -> DockerSandboxFactory {
+    DockerSandboxFactory::new()
+        .expect("specs")
+        .with_limits(Limits {
+            memory_bytes,
+            ..Limits::default()
+        })
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_limit_kills_are_reported_as_out_of_memory() {
     let _serial = SERIAL.lock().await;
     if !docker_ready().await {
         return;
     }
-    let factory = DockerSandboxFactory::new()
-        .expect("specs")
-        .with_limits(Limits {
-            memory_bytes: 96 << 20,
-            ..Limits::default()
-        });
+    let factory = limited_factory(96 << 20);
     let sb = demo_sandbox(&factory).await;
     let out = sb
         .exec(
@@ -441,4 +449,321 @@ fn shipped_specs_cover_the_swebench_repositories() {
     let django = specs.resolve("django/django", "5.0").expect("django 5.0");
     assert_eq!(django.log_parser, "django");
     assert!(Path::new(&specs.files()[0].path).exists());
+    // Each repository's spec names the parser SWE-bench uses for it.
+    for file in specs.files() {
+        for version in file.versions.keys() {
+            let spec = specs.test_spec(&file.repo, version).expect("test spec");
+            let parser: LogParser = spec.log_parser.parse().expect("known parser");
+            if !file.repo.ends_with("/*") {
+                assert_eq!(parser, LogParser::for_repo(&file.repo), "{}", file.repo);
+            }
+        }
+    }
+}
+
+/// A spec file for the demo repositories whose test command and parser differ from the
+/// defaults, in a directory of its own.
+fn custom_demo_specs(test_cmd: &str, log_parser: &str) -> (tempfile::TempDir, Specs) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let builtin =
+        std::fs::read_to_string(apprentice_docker::spec::builtin_specs_dir().join("demo.toml"))
+            .expect("demo spec");
+    let text = builtin
+        .replace(
+            "test_cmd = \"python3 -m pytest -rA -p no:cacheprovider\"",
+            &format!("test_cmd = {test_cmd:?}"),
+        )
+        .replace(
+            "log_parser = \"pytest\"",
+            &format!("log_parser = {log_parser:?}"),
+        );
+    assert_ne!(text, builtin);
+    std::fs::write(dir.path().join("demo.toml"), text).expect("write spec");
+    let mut specs = Specs::discover().expect("specs");
+    specs.load_dir(dir.path()).expect("custom spec");
+    (dir, specs)
+}
+
+#[test]
+fn the_spec_decides_test_command_and_parser_for_both_backends() {
+    let task = demo_task("demo__calcy-1");
+    let (_dir, specs) = custom_demo_specs("python3 -m pytest -rA -x", "django");
+    let local = LocalSandboxFactory::new().with_test_specs(Arc::new(specs.clone()));
+    let docker = DockerSandboxFactory::with_specs(specs);
+    for factory in [&local as &dyn SandboxFactory, &docker] {
+        let (cmd, parser) = test_recipe(&task, factory).expect("recipe");
+        assert_eq!(cmd, "python3 -m pytest -rA -x");
+        assert_eq!(parser, LogParser::Django);
+    }
+    // A task's own command (an instance's `test_cmd` field) still wins.
+    let mut own = task.clone();
+    own.test_cmd = "make check".into();
+    assert_eq!(test_recipe(&own, &docker).expect("recipe").0, "make check");
+    // No spec for the repository: the task's command and SWE-bench's parser for it.
+    let mut unknown = task.clone();
+    unknown.repo = "psf/requests-fork".into();
+    let bare = LocalSandboxFactory::new();
+    assert_eq!(
+        test_recipe(&unknown, &bare).expect("recipe"),
+        (DEFAULT_TEST_CMD.to_string(), LogParser::Pytest)
+    );
+    let mut requests = task;
+    requests.repo = "psf/requests".into();
+    requests.version = "2.27".into();
+    assert_eq!(
+        test_recipe(&requests, &bare).expect("recipe").1,
+        LogParser::PytestOptions
+    );
+    // The shipped requests spec names its parser; the local backend reads the same file.
+    let shipped =
+        LocalSandboxFactory::new().with_test_specs(Arc::new(Specs::discover().expect("specs")));
+    assert_eq!(
+        test_recipe(&requests, &shipped).expect("recipe").1,
+        LogParser::PytestOptions
+    );
+    // A parser name no parser has is the spec's error, named.
+    let (_dir, bad) = custom_demo_specs("pytest -rA", "nosuchparser");
+    let err = test_recipe(
+        &demo_task("demo__calcy-1"),
+        &DockerSandboxFactory::with_specs(bad),
+    )
+    .expect_err("unknown parser");
+    assert!(err.contains("nosuchparser"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grading_in_docker_runs_the_specs_test_command() {
+    let _serial = SERIAL.lock().await;
+    if !docker_ready().await {
+        return;
+    }
+    // Same image as the shipped demo spec (the pins are unchanged); only the command differs:
+    // it deselects a PASS_TO_PASS test, so the gold patch can no longer be FULL.
+    let (_dir, specs) = custom_demo_specs(
+        "python3 -m pytest -rA -p no:cacheprovider --deselect tests/test_calc.py::test_functions",
+        "pytest",
+    );
+    let factory = DockerSandboxFactory::with_specs(specs);
+    let task = demo_task("demo__calcy-1");
+    let report = grade_patch(&task, Some(task.patch.clone()), &factory, TIMEOUT)
+        .await
+        .expect("graded");
+    assert_eq!(report.error, None, "log: {}", report.log_tail);
+    assert_eq!(report.status, ResolutionStatus::No, "{}", report.log_tail);
+    assert!(
+        report.log_tail.contains("deselected"),
+        "{}",
+        report.log_tail
+    );
+    assert_eq!(
+        report.tests_status.pass_to_pass.failure,
+        vec!["tests/test_calc.py::test_functions".to_string()]
+    );
+}
+
+/// Builds the typing_extensions instance with scripts/real-instance.sh (PyPI sdists, cached).
+fn real_instance() -> (tempfile::TempDir, apprentice_core::Task) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/real-instance.sh");
+    let out = std::process::Command::new("bash")
+        .arg(&script)
+        .arg(dir.path())
+        .output()
+        .expect("run real-instance.sh");
+    assert!(
+        out.status.success(),
+        "real-instance.sh failed (it needs PyPI once; the sdists are cached): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let options = apprentice_tasks::LoadOptions {
+        repos: Some(dir.path().join("repos")),
+    };
+    let instances = dir.path().join("instances.json");
+    let mut tasks =
+        apprentice_tasks::load(&instances.display().to_string(), &options).expect("instance loads");
+    assert_eq!(tasks.len(), 1);
+    let task = tasks.remove(0);
+    assert!(
+        matches!(task.source, Some(RepoSource::Git { .. })),
+        "{:?}",
+        task.source
+    );
+    (dir, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_pypi_instance_is_resolved_by_its_fix_only() {
+    let _serial = SERIAL.lock().await;
+    if !docker_ready().await {
+        return;
+    }
+    let (_dir, task) = real_instance();
+    let factory = DockerSandboxFactory::new().expect("specs");
+    let gold = grade_patch(&task, Some(task.patch.clone()), &factory, TIMEOUT)
+        .await
+        .expect("gold graded");
+    assert_eq!(gold.error, None, "log: {}", gold.log_tail);
+    assert_eq!(
+        gold.status,
+        ResolutionStatus::Full,
+        "{:?}",
+        gold.tests_status
+    );
+    assert!(gold.resolved);
+    // The whole suite ran, not just the listed tests.
+    assert!(
+        gold.test_statuses.len() > 300,
+        "{}",
+        gold.test_statuses.len()
+    );
+
+    let empty = grade_patch(&task, None, &factory, TIMEOUT)
+        .await
+        .expect("empty graded");
+    assert_eq!(empty.error, None, "log: {}", empty.log_tail);
+    assert_eq!(empty.status, ResolutionStatus::No);
+    assert!(!empty.resolved);
+    assert_eq!(empty.f2p_rate, 0.0);
+    assert_eq!(empty.p2p_rate, 1.0, "{:?}", empty.tests_status);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verification_tells_out_of_memory_from_timeout() {
+    let _serial = SERIAL.lock().await;
+    if !docker_ready().await {
+        return;
+    }
+    let factory = limited_factory(128 << 20);
+    let task = demo_task("demo__calcy-1");
+    let spec = factory.resolve(&task.env_key()).expect("spec");
+    let request = |test_cmd: &str, timeout: Duration| {
+        let mut req = VerifyRequest::new(
+            &task.instance_id,
+            Some(task.patch.clone()),
+            &task.test_patch,
+            task.fail_to_pass.clone(),
+            task.pass_to_pass.clone(),
+        );
+        req.test_cmd = test_cmd.into();
+        req.timeout = timeout;
+        req
+    };
+    // A test run that needs more memory than the container has: the OOM killer ends it.
+    let sandbox = factory
+        .create_sandbox(task.repo_source().expect("source"), &spec)
+        .await
+        .expect("sandbox");
+    let oom = verify(
+        &request(
+            "python3 -c 'b = bytearray(600 << 20); print(len(b))'",
+            Duration::from_secs(120),
+        ),
+        &sandbox,
+    )
+    .await;
+    assert_eq!(
+        oom.error_kind(),
+        Some(ErrorKind::OutOfMemory),
+        "{:?}",
+        oom.error
+    );
+    assert!(!oom.resolved);
+    sandbox.close().await.expect("close");
+
+    // A test run that outlives its limit: a timeout, not out of memory.
+    let sandbox = factory
+        .create_sandbox(task.repo_source().expect("source"), &spec)
+        .await
+        .expect("sandbox");
+    let started = Instant::now();
+    let slow = verify(&request("sleep 60; true", Duration::from_secs(2)), &sandbox).await;
+    assert_eq!(
+        slow.error_kind(),
+        Some(ErrorKind::Timeout),
+        "{:?}",
+        slow.error
+    );
+    assert!(started.elapsed() < Duration::from_secs(30));
+    sandbox.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prune_removes_stale_containers_and_untagged_images() {
+    let _serial = SERIAL.lock().await;
+    if !docker_ready().await {
+        return;
+    }
+    let docker = engine::connect().await.expect("engine");
+    let factory = DockerSandboxFactory::new().expect("specs");
+    let task = demo_task("demo__calcy-1");
+    let spec = factory.resolve(&task.env_key()).expect("spec");
+    let env_image = factory
+        .with_images(async |b| b.ensure_env(&spec).await)
+        .await
+        .expect("env image");
+    // A container left by a SIGKILLed run.
+    let (mut child, pid) = start_holder();
+    child.kill().expect("kill");
+    child.wait().expect("wait");
+    let stale = containers_of(&docker, LABEL_PID, &pid.to_string()).await;
+    assert_eq!(stale.len(), 1);
+    // An untagged apprentice image, as a rebuild under the same tag leaves behind.
+    let dangling = untagged_apprentice_image(&docker, &env_image).await;
+
+    // What `images prune` keeps: every image a current spec uses.
+    let keep = factory.specs().images();
+    assert!(keep.contains(&env_image));
+    let report = factory
+        .with_images(async |b| b.prune(&keep, false).await)
+        .await
+        .expect("prune");
+    assert!(!report.containers.is_empty(), "{report:?}");
+    assert!(report.dangling.contains(&dangling), "{report:?}");
+    assert!(report.layers >= 1, "{report:?}");
+    assert!(
+        containers_of(&docker, LABEL_PID, &pid.to_string())
+            .await
+            .is_empty()
+    );
+    assert!(
+        docker.inspect_image(&dangling).await.is_err(),
+        "{dangling} still there"
+    );
+    // What the specs use stays.
+    assert!(docker.inspect_image(&env_image).await.is_ok());
+}
+
+/// Commits a container of `image` (with a file added) under the apprentice label and no tag.
+async fn untagged_apprentice_image(docker: &bollard::Docker, image: &str) -> String {
+    use bollard::models::{ContainerConfig, ContainerCreateBody};
+    use bollard::query_parameters::CommitContainerOptionsBuilder;
+    let created = docker
+        .create_container(
+            None::<bollard::query_parameters::CreateContainerOptions>,
+            ContainerCreateBody {
+                image: Some(image.to_string()),
+                cmd: Some(vec!["true".into()]),
+                labels: Some(engine::owner_labels("build")),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("create");
+    let config = ContainerConfig {
+        labels: Some(HashMap::from([
+            (engine::LABEL.to_string(), "1".to_string()),
+            (engine::LABEL_KIND.to_string(), "env".to_string()),
+        ])),
+        ..Default::default()
+    };
+    let options = CommitContainerOptionsBuilder::default()
+        .container(&created.id)
+        .changes("ENV APPRENTICE_PRUNE_TEST=1")
+        .build();
+    let committed = docker
+        .commit_container(options, config)
+        .await
+        .expect("commit");
+    cleanup::remove(docker, &created.id).await.expect("remove");
+    committed.id
 }

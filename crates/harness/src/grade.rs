@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use apprentice_core::Task;
 use apprentice_sandbox::SandboxFactory;
-use apprentice_verify::{Report, ResolutionStatus, VerifyRequest, verify};
+use apprentice_verify::{
+    DEFAULT_TEST_CMD, LogParser, Report, ResolutionStatus, VerifyRequest, verify,
+};
 use serde::Serialize;
 
 /// Grades `patch` for `task` in a fresh copy of its repository.
@@ -26,9 +28,36 @@ pub async fn grade_patch(
         task.fail_to_pass.clone(),
         task.pass_to_pass.clone(),
     );
-    request.test_cmd = task.test_cmd.clone();
+    let (test_cmd, log_parser) = test_recipe(task, factory)?;
+    request.test_cmd = test_cmd;
+    request.log_parser = log_parser;
     request.timeout = timeout;
     Ok(verify(&request, sandbox.as_ref()).await)
+}
+
+/// The test command and log parser for `task`: a command the task sets itself (anything but
+/// the default, e.g. an instance's `test_cmd` field) wins, for a per-instance override; then
+/// the repository's spec, as the factory knows it (the one source for local and Docker runs);
+/// then pytest `-rA` and the parser SWE-bench uses for the repository.
+pub fn test_recipe(
+    task: &Task,
+    factory: &dyn SandboxFactory,
+) -> Result<(String, LogParser), String> {
+    let spec = factory.test_spec(&task.env_key());
+    let log_parser = match &spec {
+        Some(spec) => spec.log_parser.parse::<LogParser>().map_err(|e| {
+            format!(
+                "task `{}`: the spec for {} {}: {e}",
+                task.instance_id, task.repo, task.version
+            )
+        })?,
+        None => LogParser::for_repo(&task.repo),
+    };
+    let test_cmd = match spec {
+        Some(spec) if task.test_cmd == DEFAULT_TEST_CMD => spec.test_cmd,
+        _ => task.test_cmd.clone(),
+    };
+    Ok((test_cmd, log_parser))
 }
 
 /// Whether a task proves what it claims.

@@ -7,5 +7,5 @@
 mod grade;
 mod run;
 
-pub use grade::{Validation, grade_patch, validate_task};
+pub use grade::{Validation, grade_patch, test_recipe, validate_task};
 pub use run::{EpisodeReport, Harness, RunConfig, SKIPPED};

@@ -45,6 +45,17 @@ impl ExecOutput {
     }
 }
 
+/// The result of [`Sandbox::run_script`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptOutput {
+    /// Exit code; `None` when the script was killed (timeout or signal).
+    pub exit_code: Option<i32>,
+    /// Standard output and standard error together, whole (not capped like [`ExecOutput`]).
+    pub output: Vec<u8>,
+    /// True when the time limit expired and the script was killed.
+    pub timed_out: bool,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
     #[error("path `{0}` is outside the repository")]
@@ -80,6 +91,54 @@ pub trait Sandbox: Send + Sync {
 
     /// A short human description (`local:/tmp/...`, `docker:abc123`) for logs.
     fn describe(&self) -> String;
+
+    /// Runs `script` with bash at the repository root, `input` on its standard input, and
+    /// returns all it printed: for work that is one program producing data (the verifier's
+    /// whole evaluation), where [`Sandbox::exec`]'s output cap would cut the data and a
+    /// command per step would cost a round trip each. The default goes through files in
+    /// `.git` (or the root); container backends override it with one exec.
+    async fn run_script(
+        &self,
+        script: &str,
+        input: &[u8],
+        timeout: Duration,
+    ) -> Result<ScriptOutput, SandboxError> {
+        let nonce = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        let dir = if self.exists(".git/HEAD").await? {
+            ".git/"
+        } else {
+            ""
+        };
+        let (stdin, stdout) = (
+            format!("{dir}.apprentice-script-{nonce:x}.in"),
+            format!("{dir}.apprentice-script-{nonce:x}.out"),
+        );
+        self.write_file(&stdin, input).await?;
+        let out = self
+            .exec(&format!("( {script}\n) < {stdin} > {stdout} 2>&1"), timeout)
+            .await;
+        let output = self.read_file(&stdout).await;
+        self.exec(
+            &format!("rm -f -- {stdin} {stdout}"),
+            DEFAULT_COMMAND_TIMEOUT,
+        )
+        .await?;
+        let out = out?;
+        Ok(ScriptOutput {
+            exit_code: out.exit_code,
+            output: output.unwrap_or_default(),
+            timed_out: out.timed_out,
+        })
+    }
+
+    /// Whether the kernel's OOM killer has killed a process in this sandbox since it was
+    /// made. Backends that cannot tell say `false`.
+    async fn out_of_memory(&self) -> bool {
+        false
+    }
 }
 
 /// What a task's environment is, beyond its files: container backends pick the environment
@@ -90,10 +149,32 @@ pub struct EnvKey {
     pub version: String,
 }
 
+/// How a task's tests are run and read: its repository spec's test command and log parser
+/// name (`pytest`, `django`, `sympy`, ...), for the task's version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestSpec {
+    pub test_cmd: String,
+    pub log_parser: String,
+}
+
+/// Where [`TestSpec`]s come from (the per-repository spec files). One source serves every
+/// backend, so a repository's tests run the same way locally and in a container.
+pub trait TestSpecs: Send + Sync + std::fmt::Debug {
+    /// The spec for `env`, or `None` when no spec covers that repository and version.
+    fn test_spec(&self, env: &EnvKey) -> Option<TestSpec>;
+}
+
 /// Makes fresh sandboxes.
 #[async_trait]
 pub trait SandboxFactory: Send + Sync {
     async fn create(&self, source: &RepoSource) -> Result<Box<dyn Sandbox>, SandboxError>;
+
+    /// How tests run for tasks of `env` in this backend's sandboxes; `None` leaves the choice
+    /// to the task (its own test command, the default pytest parser).
+    fn test_spec(&self, env: &EnvKey) -> Option<TestSpec> {
+        let _ = env;
+        None
+    }
 
     /// A sandbox for a task whose environment is known. Backends without per-task
     /// environments (the local one uses the host's Python) ignore `env`.

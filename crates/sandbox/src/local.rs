@@ -46,6 +46,7 @@ const EXCLUDES: &str = "__pycache__/\n*.pyc\n.pytest_cache/\n*.egg-info/\n";
 pub struct LocalSandboxFactory {
     cap: OutputCap,
     cut_network: bool,
+    specs: Option<std::sync::Arc<dyn crate::TestSpecs>>,
 }
 
 impl LocalSandboxFactory {
@@ -65,6 +66,7 @@ impl LocalSandboxFactory {
         LocalSandboxFactory {
             cap: OutputCap::default(),
             cut_network,
+            specs: None,
         }
     }
 
@@ -76,6 +78,13 @@ impl LocalSandboxFactory {
     pub fn cuts_network(&self) -> bool {
         self.cut_network
     }
+
+    /// Takes test commands and log parsers from `specs` (the same spec files the container
+    /// backends use) instead of leaving them to each task.
+    pub fn with_test_specs(mut self, specs: std::sync::Arc<dyn crate::TestSpecs>) -> Self {
+        self.specs = Some(specs);
+        self
+    }
 }
 
 impl Default for LocalSandboxFactory {
@@ -86,6 +95,10 @@ impl Default for LocalSandboxFactory {
 
 #[async_trait]
 impl SandboxFactory for LocalSandboxFactory {
+    fn test_spec(&self, env: &crate::EnvKey) -> Option<crate::TestSpec> {
+        self.specs.as_ref()?.test_spec(env)
+    }
+
     async fn create(&self, source: &RepoSource) -> Result<Box<dyn Sandbox>, SandboxError> {
         let dir = tempfile::Builder::new().prefix("apprentice-").tempdir()?;
         let root = dir.path().join("repo");

@@ -20,6 +20,9 @@ pub enum ErrorKind {
     TestPatchApply,
     /// The test command ran past its time limit and was killed.
     Timeout,
+    /// The kernel's OOM killer killed the test run: the sandbox's memory limit is too small
+    /// for the suite (or the patch leaks). Not a timeout, and not the patch's grade.
+    OutOfMemory,
     /// The sandbox or the test environment failed: a command could not run, was killed by a
     /// signal, or the tests exited non-zero without reporting a single result.
     Environment,
@@ -31,6 +34,7 @@ impl ErrorKind {
             ErrorKind::PatchApply => "patch_apply",
             ErrorKind::TestPatchApply => "test_patch_apply",
             ErrorKind::Timeout => "timeout",
+            ErrorKind::OutOfMemory => "out_of_memory",
             ErrorKind::Environment => "environment",
         }
     }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use apprentice_patch::Patch;
-use apprentice_sandbox::{ExecOutput, Sandbox};
+use apprentice_sandbox::Sandbox;
 
 use crate::flags::{patch_flags, test_files};
 use crate::grading::grade;
@@ -20,16 +20,13 @@ pub const DEFAULT_TEST_CMD: &str = "python3 -m pytest -rA -p no:cacheprovider";
 /// SWE-bench's default evaluation timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1800);
 
-/// Limit for each git/patch step; they touch a handful of files.
-const STEP_TIMEOUT: Duration = Duration::from_secs(120);
+/// Time the evaluation may take beyond the test command's own limit: the git and patch
+/// steps touch a handful of files.
+const STEPS_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// SWE-bench's markers around the test output; echoed (SWE-bench relies on `set -x`).
 pub const START_TEST_OUTPUT: &str = ">>>>> Start Test Output";
 pub const END_TEST_OUTPUT: &str = ">>>>> End Test Output";
-
-/// Printed by our wrapper on the sandbox command's own stdout, which the tests cannot
-/// reach (their output goes to a file), so a test cannot forge its exit code.
-const EXIT_CODE_MARKER: &str = "__APPRENTICE_TEST_EXIT_CODE=";
 
 /// Everything needed to verify one patch on one task.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,6 +84,10 @@ impl VerifyRequest {
 /// `test_cmd` on the test files between SWE-bench's markers; parse; grade. Never panics and
 /// never returns early without a report: every failure is an ERROR report with a kind.
 /// Afterwards the test files are reset again and the scratch files removed.
+///
+/// All of it runs in the sandbox as one script ([`Sandbox::run_script`]), with the patches
+/// on its standard input: in a container every command is a round trip to the engine, and
+/// one evaluation used to be a dozen of them.
 pub async fn verify(req: &VerifyRequest, sandbox: &dyn Sandbox) -> Report {
     let mut report = Report::new(&req.instance_id);
     report.patch_is_none = req.patch.is_none();
@@ -101,18 +102,34 @@ pub async fn verify(req: &VerifyRequest, sandbox: &dyn Sandbox) -> Report {
             );
         }
     };
+    let patch_text = req.patch.as_deref().unwrap_or_default();
+    let model_patch = match parse_or_empty(patch_text) {
+        Ok(p) => Some(p),
+        Err(message) => {
+            report.flags.push(Flag::UnparsedPatch { message });
+            None
+        }
+    };
+    if let Some(p) = &model_patch {
+        report.flags.extend(patch_flags(p));
+    }
 
-    let mut run = Run {
-        sandbox,
-        scratch: String::new(),
-        base: String::new(),
+    let eval = Eval::new(req, model_patch.as_ref(), &test_patch);
+    let output = match sandbox
+        .run_script(&eval.script(), &eval.input(), req.timeout + STEPS_TIMEOUT)
+        .await
+    {
+        Ok(output) => output,
+        Err(e) => {
+            return report.fail(
+                ErrorKind::Environment,
+                format!("sandbox failed running the evaluation: {e}"),
+            );
+        }
     };
-    let report = match run.prepare(req).await {
-        Ok(()) => run.steps(req, &test_patch, report).await,
-        Err(message) => report.fail(ErrorKind::Environment, message),
-    };
-    run.cleanup(&test_patch).await;
-    report
+    let transcript = Transcript::parse(&String::from_utf8_lossy(&output.output), &eval.nonce);
+    report.test_files = test_files(&test_patch);
+    judge(req, report, &transcript, output.timed_out, sandbox).await
 }
 
 /// Parses a diff, treating blank text as an empty patch.
@@ -123,391 +140,391 @@ fn parse_or_empty(text: &str) -> Result<Patch, String> {
     Patch::parse(text).map_err(|e| e.to_string())
 }
 
-struct Run<'a> {
-    sandbox: &'a dyn Sandbox,
-    /// Directory (relative to the repository root) for the patch files and the test log.
-    scratch: String,
-    /// The commit test files are reset to.
-    base: String,
+/// SWE-bench's three ways to apply a model patch, in order, with the name the transcript
+/// and the report use. Two flags are added to SWE-bench's `patch --batch --fuzz=5 -p1 -i`:
+/// `--forward`, because `--batch` alone applies a hunk *in reverse* when it looks reversed,
+/// and with fuzz 5 a patch that matches nothing can then rewrite unrelated code (a hunk
+/// replacing `return a + b` with `return a - b` in a missing function flips the real
+/// `a - b`); and `--no-backup-if-mismatch`, so a fuzzy apply leaves no `.orig` files.
+const APPLY_ATTEMPTS: &[(ApplyMethod, &str, &str)] = &[
+    (ApplyMethod::GitApply, "git_apply", "git apply --verbose"),
+    (
+        ApplyMethod::GitApplyReject,
+        "git_apply_reject",
+        "git apply --verbose --reject",
+    ),
+    (
+        ApplyMethod::PatchFuzz,
+        "patch_fuzz",
+        "patch --batch --fuzz=5 -p1 --forward --no-backup-if-mismatch -i",
+    ),
+];
+
+/// The evaluation script and its input for one request.
+struct Eval<'a> {
+    req: &'a VerifyRequest,
+    /// Tags the script's own markers; unguessable to the code under test, whose output is
+    /// in the same stream (after the markers) and could otherwise forge them.
+    nonce: String,
+    /// The model patch as sent (newline-terminated: git calls a patch whose last line lacks
+    /// one corrupt, and model output often does); empty for no patch.
+    model: Vec<u8>,
+    /// Paths the model patch touches, reset between attempts; `None` when it did not parse.
+    model_paths: Option<Vec<String>>,
+    test: Vec<u8>,
+    test_paths: Vec<String>,
+    test_files: Vec<String>,
 }
 
-impl Run<'_> {
-    /// Finds the base commit and makes the scratch directory. Inside `.git` when there is
-    /// one, so nothing shows in `git status` or gets collected by the test runner.
-    async fn prepare(&mut self, req: &VerifyRequest) -> Result<(), String> {
-        self.base = match &req.base_commit {
-            Some(commit) => commit.clone(),
-            None => {
-                let out = self.exec("git rev-parse HEAD", STEP_TIMEOUT).await?;
-                if !out.success() {
-                    return Err(format!(
-                        "cannot find the base commit (`git rev-parse HEAD`): {}",
-                        out.output.trim()
-                    ));
-                }
-                out.output.trim().to_string()
-            }
-        };
-        let in_git = self
-            .sandbox
-            .exists(".git/HEAD")
-            .await
-            .map_err(|e| format!("sandbox failed: {e}"))?;
+impl<'a> Eval<'a> {
+    fn new(req: &'a VerifyRequest, model: Option<&Patch>, test: &Patch) -> Eval<'a> {
         let nonce = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_nanos())
             .unwrap_or_default();
-        // The nonce keeps the paths unguessable to code under test that might try to
-        // overwrite the log, and lets concurrent runs in one checkout not collide.
-        self.scratch = if in_git {
-            format!(".git/apprentice-verify-{nonce:x}")
-        } else {
-            format!(".apprentice-verify-{nonce:x}")
-        };
-        let out = self
-            .exec(
-                &format!("mkdir -p {}", sh_quote(&self.scratch)),
-                STEP_TIMEOUT,
-            )
-            .await?;
-        if !out.success() {
-            return Err(format!("cannot create scratch directory: {}", out.output));
+        let text = req.patch.as_deref().unwrap_or_default();
+        Eval {
+            req,
+            nonce: format!("{nonce:x}{:x}", std::process::id()),
+            model: if text.trim().is_empty() {
+                Vec::new()
+            } else {
+                terminated(text)
+            },
+            model_paths: model.map(safe_paths),
+            test: if test.is_empty() {
+                Vec::new()
+            } else {
+                terminated(&req.test_patch)
+            },
+            test_paths: safe_paths(test),
+            test_files: test_files(test),
         }
-        Ok(())
     }
 
-    async fn steps(&self, req: &VerifyRequest, test_patch: &Patch, mut report: Report) -> Report {
-        // 1. Flags.
-        let patch_text = req.patch.as_deref().unwrap_or_default();
-        let model_patch = match parse_or_empty(patch_text) {
-            Ok(p) => Some(p),
-            Err(message) => {
-                report.flags.push(Flag::UnparsedPatch { message });
-                None
-            }
-        };
-        if let Some(p) = &model_patch {
-            report.flags.extend(patch_flags(p));
-        }
-
-        // 2. Model patch.
-        match self
-            .apply_model_patch(patch_text, model_patch.as_ref())
-            .await
-        {
-            Ok(method) => report.apply_method = Some(method),
-            Err(ApplyFailure::Patch { message, log }) => {
-                report.log_tail = tail(&log, LOG_TAIL_BYTES);
-                return report.fail(ErrorKind::PatchApply, message);
-            }
-            Err(ApplyFailure::Sandbox(message)) => {
-                return report.fail(ErrorKind::Environment, message);
-            }
-        }
-
-        // 3. Reset the test patch's files, then apply it.
-        if let Err(message) = self.restore(&test_patch.touched_paths()).await {
-            return report.fail(ErrorKind::Environment, message);
-        }
-        if !test_patch.is_empty() {
-            match self.apply_test_patch(&req.test_patch).await {
-                Ok(()) => {}
-                Err(ApplyFailure::Patch { message, log }) => {
-                    report.log_tail = tail(&log, LOG_TAIL_BYTES);
-                    return report.fail(ErrorKind::TestPatchApply, message);
-                }
-                Err(ApplyFailure::Sandbox(message)) => {
-                    return report.fail(ErrorKind::Environment, message);
-                }
-            }
-        }
-        report.patch_successfully_applied = true;
-
-        // 4. Run the tests.
-        report.test_files = test_files(test_patch);
-        let outcome = match self.run_tests(req, &report.test_files).await {
-            Ok(o) => o,
-            Err(message) => return report.fail(ErrorKind::Environment, message),
-        };
-        report.log_tail = tail(&outcome.log, LOG_TAIL_BYTES);
-        report.test_exit_code = outcome.exit_code;
-        if outcome.timed_out {
-            return report.fail(
-                ErrorKind::Timeout,
-                format!(
-                    "Timeout error: {} seconds exceeded.",
-                    req.timeout.as_secs_f64()
-                ),
-            );
-        }
-        let Some(exit_code) = outcome.exit_code else {
-            return report.fail(
-                ErrorKind::Timeout,
-                "the test command was killed before it finished",
-            );
-        };
-        if let Some((kind, message)) = killed(exit_code) {
-            return report.fail(kind, message);
-        }
-
-        // 5. Parse and grade.
-        let statuses = req.log_parser.parse(test_section(&outcome.log));
-        report.test_statuses = statuses.clone();
-        let graded_statuses = match judge_exit_code(exit_code, &statuses) {
-            ExitVerdict::Trust => statuses,
-            ExitVerdict::Distrust => {
-                report.flags.push(Flag::ExitCodeMismatch { exit_code });
-                BTreeMap::new()
-            }
-            ExitVerdict::NoResults => {
-                return report.fail(
-                    ErrorKind::Environment,
-                    format!(
-                        "the test command exited with code {exit_code} and reported no test \
-                         results (runner missing, bad test command, or a conftest that fails \
-                         to import)"
-                    ),
-                );
-            }
-        };
-        let graded = grade(&graded_statuses, &req.fail_to_pass, &req.pass_to_pass);
-        report.status = graded.status;
-        report.resolved = graded.status.is_resolved();
-        report.tests_status = graded.tests_status;
-        report.f2p_rate = graded.f2p_rate;
-        report.p2p_rate = graded.p2p_rate;
-        report
+    /// Both patches back to back; the script splits them by length.
+    fn input(&self) -> Vec<u8> {
+        [self.model.as_slice(), self.test.as_slice()].concat()
     }
 
-    /// SWE-bench's three attempts. Between attempts the files the patch touches are put
-    /// back to the base commit: `git apply --reject` applies what it can before failing,
-    /// and `patch` would then see a half-patched tree.
-    ///
-    /// Two flags are added to SWE-bench's `patch --batch --fuzz=5 -p1 -i`: `--forward`,
-    /// because `--batch` alone applies a hunk *in reverse* when it looks reversed, and with
-    /// fuzz 5 a patch that matches nothing can then rewrite unrelated code (a hunk replacing
-    /// `return a + b` with `return a - b` in a missing function flips the real `a - b`);
-    /// and `--no-backup-if-mismatch`, so a fuzzy apply leaves no `.orig` files.
-    async fn apply_model_patch(
-        &self,
-        text: &str,
-        parsed: Option<&Patch>,
-    ) -> Result<ApplyMethod, ApplyFailure> {
-        if text.trim().is_empty() {
-            return Ok(ApplyMethod::Empty);
-        }
-        let file = format!("{}/model.patch", self.scratch);
-        self.write_patch(&file, text).await?;
-        let quoted = sh_quote(&file);
-        let attempts = [
-            (
-                ApplyMethod::GitApply,
-                format!("git apply --verbose {quoted}"),
-            ),
-            (
-                ApplyMethod::GitApplyReject,
-                format!("git apply --verbose --reject {quoted}"),
-            ),
-            (
-                ApplyMethod::PatchFuzz,
-                format!("patch --batch --fuzz=5 -p1 --forward --no-backup-if-mismatch -i {quoted}"),
-            ),
-        ];
-        let mut log = String::new();
-        let mut git_message = String::new();
-        for (method, command) in attempts {
-            let out = self
-                .exec(&command, STEP_TIMEOUT)
-                .await
-                .map_err(ApplyFailure::Sandbox)?;
-            log.push_str(&format!("$ {command}\n{}\n", out.output.trim_end()));
-            if out.success() {
-                return Ok(method);
-            }
-            if git_message.is_empty() {
-                git_message = out.output.trim().to_string();
-            }
-            if let Some(patch) = parsed {
-                let paths = patch.touched_paths();
-                let mut leftovers: Vec<String> = Vec::new();
-                for p in &paths {
-                    leftovers.push(format!("{p}.rej"));
-                    leftovers.push(format!("{p}.orig"));
-                }
-                self.restore(&paths).await.map_err(ApplyFailure::Sandbox)?;
-                self.remove(&leftovers)
-                    .await
-                    .map_err(ApplyFailure::Sandbox)?;
-            }
-        }
-        Err(ApplyFailure::Patch {
-            message: format!(">>>>> Patch Apply Failed:\n{git_message}"),
-            log,
-        })
-    }
-
-    async fn apply_test_patch(&self, text: &str) -> Result<(), ApplyFailure> {
-        let file = format!("{}/test.patch", self.scratch);
-        self.write_patch(&file, text).await?;
-        let command = format!("git apply --verbose {}", sh_quote(&file));
-        let out = self
-            .exec(&command, STEP_TIMEOUT)
-            .await
-            .map_err(ApplyFailure::Sandbox)?;
-        if out.success() {
-            return Ok(());
-        }
-        Err(ApplyFailure::Patch {
-            message: format!("test patch did not apply: {}", out.output.trim()),
-            log: format!("$ {command}\n{}", out.output),
-        })
-    }
-
-    /// Writes a patch file, newline-terminated (git calls a patch whose last line lacks
-    /// one corrupt, and model output often does).
-    async fn write_patch(&self, file: &str, text: &str) -> Result<(), ApplyFailure> {
-        let mut bytes = text.as_bytes().to_vec();
-        if !text.ends_with('\n') {
-            bytes.push(b'\n');
-        }
-        self.sandbox
-            .write_file(file, &bytes)
-            .await
-            .map_err(|e| ApplyFailure::Sandbox(format!("cannot write {file}: {e}")))
-    }
-
-    /// Runs the test command with its output in a file (read back whole: the sandbox caps
-    /// command output, and a big suite's summary must not lose its middle).
-    async fn run_tests(
-        &self,
-        req: &VerifyRequest,
-        files: &[String],
-    ) -> Result<TestOutcome, String> {
-        let log_file = format!("{}/test_output.txt", self.scratch);
-        let mut command = req.test_cmd.trim().to_string();
-        for f in files {
+    fn script(&self) -> String {
+        let base = self.req.base_commit.as_deref().unwrap_or_default();
+        let model_paths = self.model_paths.clone().unwrap_or_default();
+        let leftovers: Vec<String> = model_paths
+            .iter()
+            .flat_map(|p| [format!("{p}.rej"), format!("{p}.orig")])
+            .collect();
+        let mut command = self.req.test_cmd.trim().to_string();
+        for f in &self.test_files {
             command.push(' ');
             command.push_str(&sh_quote(f));
         }
-        // Subshell: an `exit` or `cd` in test_cmd cannot skip the end marker.
-        let script = format!(
-            "{{ echo '{START_TEST_OUTPUT}'; ( {command} ) < /dev/null; rc=$?; \
-             echo '{END_TEST_OUTPUT}'; }} > {log} 2>&1; echo \"{EXIT_CODE_MARKER}$rc\"",
-            log = sh_quote(&log_file),
+        let mut script = format!(
+            "set -u\nN={nonce}\nB={base}\nM_LEN={m}\nT_LEN={t}\nPARSED={parsed}\n\
+             MODEL_PATHS=({model_paths})\nLEFTOVERS=({leftovers})\nTEST_PATHS=({test_paths})\n",
+            nonce = self.nonce,
+            base = sh_quote(base),
+            m = self.model.len(),
+            t = self.test.len(),
+            parsed = u8::from(self.model_paths.is_some()),
+            model_paths = quote_all(&model_paths),
+            leftovers = quote_all(&leftovers),
+            test_paths = quote_all(&self.test_paths),
         );
-        let out = self.exec(&script, req.timeout).await?;
-        let log = match self.sandbox.read_file(&log_file).await {
-            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-            Err(_) if out.timed_out => String::new(),
-            Err(e) => {
-                return Err(format!(
-                    "the test log is missing ({e}); wrapper output: {}",
-                    out.output.trim()
+        script.push_str(PREPARE);
+        if !self.model.is_empty() {
+            script.push_str("applied=\n");
+            for (_, name, command) in APPLY_ATTEMPTS {
+                script.push_str(&format!(
+                    "if [ -z \"$applied\" ]; then mark try {name}\n\
+                     if {command} \"$S/model.patch\" </dev/null 2>&1; then applied={name}\n\
+                     else undo; fi; fi\n"
                 ));
             }
-        };
-        let exit_code = if out.timed_out {
-            None
-        } else {
-            out.output
-                .lines()
-                .rev()
-                .find_map(|l| l.trim().strip_prefix(EXIT_CODE_MARKER))
-                .and_then(|n| n.trim().parse::<i32>().ok())
-        };
-        Ok(TestOutcome {
-            log,
-            exit_code,
-            timed_out: out.timed_out,
-        })
+            script.push_str(
+                "[ -n \"$applied\" ] || { mark apply_failed; exit 0; }\nmark applied \"$applied\"\n",
+            );
+        }
+        script.push_str(&format!(
+            "{TEST_PHASE}\
+             {{ echo '{START_TEST_OUTPUT}'; timeout -k 10 {secs:.1} bash -c {command} </dev/null; \
+             rc=$?; echo '{END_TEST_OUTPUT}'; }} > \"$S/test_output.txt\" 2>&1\n{FINISH}",
+            secs = self.req.timeout.as_secs_f64().max(0.1),
+            command = sh_quote(&command),
+        ));
+        script
     }
+}
 
-    /// Puts `paths` back to their state at the base commit: checked out when they exist
-    /// there, deleted when they do not (a file the patch created). Paths that could leave
-    /// the repository are skipped.
-    async fn restore(&self, paths: &[String]) -> Result<(), String> {
-        let base = sh_quote(&self.base);
-        let mut script = String::new();
-        for path in paths.iter().filter(|p| is_safe_relative(p)) {
-            let q = sh_quote(path);
-            let spec = sh_quote(&format!("{}:{path}", self.base));
-            script.push_str(&format!(
-                "if git cat-file -e {spec} 2>/dev/null; then git checkout -q {base} -- {q} \
-                 || exit 1; else rm -f -- {q}; fi\n"
-            ));
-        }
-        if script.is_empty() {
-            return Ok(());
-        }
-        let out = self.exec(&script, STEP_TIMEOUT).await?;
-        if out.success() {
-            Ok(())
-        } else {
-            Err(format!(
-                "cannot reset files to {}: {}",
-                self.base,
-                out.output.trim()
-            ))
-        }
-    }
+/// Scratch directory (inside `.git` when there is one, so nothing shows in `git status` or
+/// gets collected by the test runner; removed on exit), the patches from stdin, the base
+/// commit, and the reset helpers. Every marker line is `@@<nonce> <event> [args]`; the text
+/// up to the next marker is the event's output.
+const PREPARE: &str = r#"mark() { printf '\n@@%s %s\n' "$N" "$*"; }
+fail() { mark fail environment; printf '%s\n' "$*"; exit 0; }
+if [ -e .git/HEAD ]; then S=".git/apprentice-verify-$N"; else S=".apprentice-verify-$N"; fi
+trap 'rm -rf -- "$S"' EXIT
+mkdir -p "$S" || fail "cannot create the scratch directory $S"
+head -c "$M_LEN" >"$S/model.patch" && head -c "$T_LEN" >"$S/test.patch" || fail "cannot read the patches"
+[ "$(wc -c <"$S/model.patch")" = "$M_LEN" ] && [ "$(wc -c <"$S/test.patch")" = "$T_LEN" ] \
+    || fail "the patches did not arrive whole"
+if [ -z "$B" ]; then
+    B="$(git rev-parse HEAD 2>&1)" || fail "cannot find the base commit (git rev-parse HEAD): $B"
+fi
+restore() {
+    local p
+    for p in "$@"; do
+        if git cat-file -e "$B:$p" 2>/dev/null; then git checkout -q "$B" -- "$p" || return 1
+        else rm -f -- "$p"; fi
+    done
+}
+undo() {
+    [ "$PARSED" = 1 ] || return 0
+    restore "${MODEL_PATHS[@]}" || fail "cannot reset files to $B"
+    rm -f -- "${LEFTOVERS[@]}"
+}
+"#;
 
-    async fn remove(&self, paths: &[String]) -> Result<(), String> {
-        let quoted: Vec<String> = paths
-            .iter()
-            .filter(|p| is_safe_relative(p))
-            .map(|p| sh_quote(p))
+/// Resets the test patch's files and applies it; then the test run's preamble.
+const TEST_PHASE: &str = r#"restore "${TEST_PATHS[@]}" || fail "cannot reset files to $B"
+if [ "$T_LEN" != 0 ]; then
+    mark test_patch
+    git apply --verbose "$S/test.patch" </dev/null 2>&1 || { mark test_patch_failed; exit 0; }
+fi
+oom() { cat /sys/fs/cgroup/memory/memory.oom_control /sys/fs/cgroup/memory.events 2>/dev/null | awk '$1=="oom_kill"{print $2; exit}'; }
+o1="$(oom)"
+mark tests_start
+"#;
+
+/// The exit code and OOM counts, the test files reset, then the log, last and whole.
+const FINISH: &str = r#"o2="$(oom)"
+mark tests "$rc" "${o1:--}" "${o2:--}"
+restore "${TEST_PATHS[@]}"
+mark log "$(wc -c <"$S/test_output.txt")"
+cat "$S/test_output.txt"
+"#;
+
+/// What the evaluation script printed, split at its markers.
+#[derive(Debug, Default)]
+struct Transcript {
+    /// (event words, output) in order.
+    events: Vec<(Vec<String>, String)>,
+    /// The test log, when the script got that far.
+    log: Option<String>,
+}
+
+impl Transcript {
+    fn parse(text: &str, nonce: &str) -> Transcript {
+        let tag = format!("\n@@{nonce} ");
+        let (control, log) = match text.find(&format!("{tag}log ")) {
+            Some(i) => {
+                let rest = &text[i + 1..];
+                let body = rest.split_once('\n').map_or("", |(_, body)| body);
+                (&text[..i], Some(body.to_string()))
+            }
+            None => (text, None),
+        };
+        let events = control
+            .split(&tag)
+            .skip(1)
+            .map(|chunk| {
+                let (head, body) = chunk.split_once('\n').unwrap_or((chunk, ""));
+                let words = head.split_whitespace().map(str::to_string).collect();
+                (words, body.trim_end_matches('\n').to_string())
+            })
             .collect();
-        if quoted.is_empty() {
-            return Ok(());
-        }
-        self.exec(&format!("rm -f -- {}", quoted.join(" ")), STEP_TIMEOUT)
-            .await
-            .map(|_| ())
+        Transcript { events, log }
     }
 
-    /// Best effort, like SWE-bench's closing `git checkout`: the checkout is left with the
-    /// model patch applied and the tests as at the base commit.
-    async fn cleanup(&self, test_patch: &Patch) {
-        if !self.base.is_empty()
-            && let Err(e) = self.restore(&test_patch.touched_paths()).await
-        {
-            tracing::warn!("verify cleanup: {e}");
-        }
-        if !self.scratch.is_empty() {
-            let _ = self
-                .exec(
-                    &format!("rm -rf -- {}", sh_quote(&self.scratch)),
-                    STEP_TIMEOUT,
-                )
-                .await;
-        }
+    fn find(&self, event: &str) -> Option<&(Vec<String>, String)> {
+        self.events
+            .iter()
+            .find(|(words, _)| words.first().is_some_and(|w| w == event))
     }
 
-    async fn exec(&self, command: &str, timeout: Duration) -> Result<ExecOutput, String> {
-        self.sandbox
-            .exec(command, timeout)
-            .await
-            .map_err(|e| format!("sandbox failed running `{}`: {e}", first_line(command)))
+    fn has(&self, event: &str) -> bool {
+        self.find(event).is_some()
     }
 }
 
-enum ApplyFailure {
-    /// The patch itself did not apply.
-    Patch { message: String, log: String },
-    /// The sandbox failed underneath.
-    Sandbox(String),
-}
-
-impl From<String> for ApplyFailure {
-    fn from(message: String) -> Self {
-        ApplyFailure::Sandbox(message)
-    }
-}
-
-struct TestOutcome {
-    log: String,
-    exit_code: Option<i32>,
+/// Turns the transcript into the report: apply outcome, test outcome, grade.
+async fn judge(
+    req: &VerifyRequest,
+    mut report: Report,
+    transcript: &Transcript,
     timed_out: bool,
+    sandbox: &dyn Sandbox,
+) -> Report {
+    if let Some((_, message)) = transcript.find("fail") {
+        return report.fail(ErrorKind::Environment, message.trim());
+    }
+    // 1. The model patch.
+    let mut attempts = String::new();
+    let mut first_error = String::new();
+    for (words, output) in &transcript.events {
+        if words.first().map(String::as_str) != Some("try") {
+            continue;
+        }
+        let command = APPLY_ATTEMPTS
+            .iter()
+            .find(|(_, name, _)| words.get(1).is_some_and(|w| w == name))
+            .map_or("", |(_, _, command)| command);
+        attempts.push_str(&format!("$ {command} model.patch\n{}\n", output.trim_end()));
+        if first_error.is_empty() {
+            first_error = output.trim().to_string();
+        }
+    }
+    if transcript.has("apply_failed") {
+        report.log_tail = tail(&attempts, LOG_TAIL_BYTES);
+        return report.fail(
+            ErrorKind::PatchApply,
+            format!(">>>>> Patch Apply Failed:\n{first_error}"),
+        );
+    }
+    report.apply_method = match transcript.find("applied") {
+        Some((words, _)) => APPLY_ATTEMPTS
+            .iter()
+            .find(|(_, name, _)| words.get(1).is_some_and(|w| w == name))
+            .map(|(method, _, _)| *method),
+        None if req.patch.as_deref().unwrap_or_default().trim().is_empty() => {
+            Some(ApplyMethod::Empty)
+        }
+        None => None,
+    };
+    // 2. The test patch.
+    if transcript.has("test_patch_failed") {
+        let output = transcript
+            .find("test_patch")
+            .map_or("", |(_, o)| o.as_str());
+        report.log_tail = tail(
+            &format!("$ git apply --verbose test.patch\n{output}"),
+            LOG_TAIL_BYTES,
+        );
+        return report.fail(
+            ErrorKind::TestPatchApply,
+            format!("test patch did not apply: {}", output.trim()),
+        );
+    }
+    if !transcript.has("tests_start") {
+        return report.fail(
+            if timed_out {
+                ErrorKind::Timeout
+            } else {
+                ErrorKind::Environment
+            },
+            format!(
+                "the evaluation stopped before the tests ran{}",
+                if timed_out { " (time limit)" } else { "" }
+            ),
+        );
+    }
+    report.patch_successfully_applied = true;
+    // 3. The test run.
+    let log = transcript.log.clone().unwrap_or_default();
+    report.log_tail = tail(&log, LOG_TAIL_BYTES);
+    let Some((words, _)) = transcript.find("tests") else {
+        if sandbox.out_of_memory().await {
+            return report.fail(ErrorKind::OutOfMemory, OOM_MESSAGE);
+        }
+        return report.fail(
+            ErrorKind::Timeout,
+            if timed_out {
+                format!(
+                    "Timeout error: {} seconds exceeded.",
+                    req.timeout.as_secs_f64()
+                )
+            } else {
+                "the test command was killed before it finished".to_string()
+            },
+        );
+    };
+    let Some(exit_code) = words.get(1).and_then(|c| c.parse::<i32>().ok()) else {
+        return report.fail(ErrorKind::Environment, "the test run reported no exit code");
+    };
+    if exit_code == TIMEOUT_EXIT {
+        return report.fail(
+            ErrorKind::Timeout,
+            format!(
+                "Timeout error: {} seconds exceeded.",
+                req.timeout.as_secs_f64()
+            ),
+        );
+    }
+    report.test_exit_code = Some(exit_code);
+    if let Some((kind, message)) = killed(exit_code) {
+        let oom_counted = match (words.get(2), words.get(3)) {
+            (Some(before), Some(after)) => matches!(
+                (before.parse::<u64>(), after.parse::<u64>()),
+                (Ok(b), Ok(a)) if a > b
+            ),
+            _ => false,
+        };
+        if exit_code == 128 + SIGKILL && (oom_counted || sandbox.out_of_memory().await) {
+            return report.fail(ErrorKind::OutOfMemory, OOM_MESSAGE);
+        }
+        return report.fail(kind, message);
+    }
+
+    // 4. Parse and grade.
+    let statuses = req.log_parser.parse(test_section(&log));
+    report.test_statuses = statuses.clone();
+    let graded_statuses = match judge_exit_code(exit_code, &statuses) {
+        ExitVerdict::Trust => statuses,
+        ExitVerdict::Distrust => {
+            report.flags.push(Flag::ExitCodeMismatch { exit_code });
+            BTreeMap::new()
+        }
+        ExitVerdict::NoResults => {
+            return report.fail(
+                ErrorKind::Environment,
+                format!(
+                    "the test command exited with code {exit_code} and reported no test \
+                     results (runner missing, bad test command, or a conftest that fails \
+                     to import)"
+                ),
+            );
+        }
+    };
+    let graded = grade(&graded_statuses, &req.fail_to_pass, &req.pass_to_pass);
+    report.status = graded.status;
+    report.resolved = graded.status.is_resolved();
+    report.tests_status = graded.tests_status;
+    report.f2p_rate = graded.f2p_rate;
+    report.p2p_rate = graded.p2p_rate;
+    report
+}
+
+const OOM_MESSAGE: &str = "out of memory: the kernel's OOM killer killed the test run \
+                           (exit code 137); the sandbox's memory limit is too small for it";
+
+/// What `timeout(1)` returns when the limit expired (the script runs the tests under it).
+const TIMEOUT_EXIT: i32 = 124;
+
+const SIGKILL: i32 = 9;
+
+fn terminated(text: &str) -> Vec<u8> {
+    let mut bytes = text.as_bytes().to_vec();
+    if !text.ends_with('\n') {
+        bytes.push(b'\n');
+    }
+    bytes
+}
+
+/// The paths a patch touches that are safe to hand to `rm` at the repository root.
+fn safe_paths(patch: &Patch) -> Vec<String> {
+    patch
+        .touched_paths()
+        .into_iter()
+        .filter(|p| is_safe_relative(p))
+        .collect()
+}
+
+fn quote_all(items: &[String]) -> String {
+    items
+        .iter()
+        .map(|i| sh_quote(i))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 enum ExitVerdict {
@@ -521,21 +538,14 @@ enum ExitVerdict {
 
 /// Exit codes that mean the test run was cut short rather than finished: the statuses of a
 /// killed run are partial, so grading them would turn an infrastructure failure into a fake
-/// NO. 124 is what `timeout(1)` in a test command returns; 128+N is death by signal N as the
-/// shell reports it (pytest itself never exits above 5). Kills from outside (SIGKILL from a
-/// watchdog or the OOM killer, SIGTERM, SIGINT, SIGHUP) count as timeouts; crashes (SIGSEGV,
-/// SIGABRT, ...) as environment failures.
+/// NO. 128+N is death by signal N as the shell reports it (pytest itself never exits above
+/// 5). Kills from outside (SIGKILL from a watchdog, SIGTERM, SIGINT, SIGHUP) count as
+/// timeouts, unless the OOM killer did it ([`judge`] checks); crashes (SIGSEGV, SIGABRT,
+/// ...) as environment failures.
 fn killed(exit_code: i32) -> Option<(ErrorKind, String)> {
     const SIGHUP: i32 = 1;
     const SIGINT: i32 = 2;
-    const SIGKILL: i32 = 9;
     const SIGTERM: i32 = 15;
-    if exit_code == 124 {
-        return Some((
-            ErrorKind::Timeout,
-            "the test command timed out (exit code 124)".to_string(),
-        ));
-    }
     let signal = exit_code - 128;
     if !(1..=64).contains(&signal) {
         return None;
@@ -593,10 +603,6 @@ fn is_safe_relative(path: &str) -> bool {
     !path.is_empty() && !path.starts_with('/') && !path.split('/').any(|c| c == "..")
 }
 
-fn first_line(s: &str) -> &str {
-    s.lines().next().unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -630,7 +636,7 @@ mod tests {
         assert_eq!(killed(1), None);
         assert_eq!(killed(5), None);
         assert_eq!(killed(127), None);
-        assert_eq!(killed(124).map(|k| k.0), Some(ErrorKind::Timeout));
+        assert_eq!(killed(124), None);
         assert_eq!(killed(137).map(|k| k.0), Some(ErrorKind::Timeout));
         assert_eq!(killed(143).map(|k| k.0), Some(ErrorKind::Timeout));
         assert_eq!(killed(139).map(|k| k.0), Some(ErrorKind::Environment));

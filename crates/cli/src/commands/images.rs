@@ -1,10 +1,10 @@
 //! `apprentice images list|build SRC|prune`: the Docker images verification runs in.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use apprentice_docker::{DockerSandboxFactory, EnvSpec, Specs};
+use apprentice_docker::{DockerSandboxFactory, EnvSpec};
 use apprentice_sandbox::EnvKey;
 use clap::Subcommand;
 use serde_json::json;
@@ -146,7 +146,7 @@ async fn build(
 }
 
 async fn prune(ctx: &Context, factory: &DockerSandboxFactory, all: bool) -> CommandResult {
-    let keep: HashSet<String> = keep_set(factory.specs());
+    let keep = factory.specs().images();
     let report = factory
         .with_images(async |b| b.prune(&keep, all).await)
         .await
@@ -155,22 +155,16 @@ async fn prune(ctx: &Context, factory: &DockerSandboxFactory, all: bool) -> Comm
         print_json(&report)?;
     } else {
         println!(
-            "removed {} container(s) and {} image(s)",
+            "removed {} container(s), {} image(s), {} untagged image(s), {} layer(s), {} MB",
             report.containers.len(),
-            report.images.len()
+            report.images.len(),
+            report.dangling.len(),
+            report.layers,
+            report.bytes / 1_000_000
         );
         for s in &report.skipped {
             println!("kept    {s}");
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The images some current spec would use.
-fn keep_set(specs: &Specs) -> HashSet<String> {
-    specs
-        .all_versions()
-        .iter()
-        .flat_map(|s| [s.env_image(), s.base_image()])
-        .collect()
 }

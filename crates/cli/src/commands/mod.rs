@@ -114,7 +114,12 @@ pub fn require_repositories(tasks: &[Task]) -> Result<(), Failure> {
 
 pub fn sandbox_factory(kind: &str) -> Result<Arc<dyn SandboxFactory>, Failure> {
     match kind {
-        "local" => Ok(Arc::new(LocalSandboxFactory::new())),
+        "local" => apprentice_docker::Specs::discover()
+            .map(|specs| {
+                Arc::new(LocalSandboxFactory::new().with_test_specs(Arc::new(specs)))
+                    as Arc<dyn SandboxFactory>
+            })
+            .map_err(|e| Failure::Input(e.to_string())),
         "docker" => apprentice_docker::DockerSandboxFactory::new()
             .map(|f| Arc::new(f) as Arc<dyn SandboxFactory>)
             .map_err(|e| Failure::Input(e.to_string())),

@@ -26,6 +26,9 @@ pub enum TasksCommand {
         /// Seconds each test run may take.
         #[arg(long, default_value_t = 600)]
         test_timeout: u64,
+        /// `local` or `docker`.
+        #[arg(long, default_value = "local")]
+        sandbox: String,
     },
     /// Write a source's tasks as task directories (task.toml, problem.md, gold.patch, test.patch).
     Import {
@@ -43,7 +46,8 @@ pub async fn run(ctx: &Context, command: &TasksCommand) -> CommandResult {
             task_ids,
             workers,
             test_timeout,
-        } => validate(ctx, source, task_ids, *workers, *test_timeout).await,
+            sandbox,
+        } => validate(ctx, source, task_ids, *workers, *test_timeout, sandbox).await,
         TasksCommand::Import { source, out } => import(ctx, source, out),
     }
 }
@@ -84,10 +88,11 @@ async fn validate(
     ids: &[String],
     workers: usize,
     timeout: u64,
+    sandbox: &str,
 ) -> CommandResult {
     let tasks = load_tasks(ctx, source, ids, None)?;
     require_repositories(&tasks)?;
-    let factory = sandbox_factory("local")?;
+    let factory = sandbox_factory(sandbox)?;
     let bar = ctx.progress(tasks.len(), "validating");
     let timeout = Duration::from_secs(timeout);
     let mut results: Vec<Validation> = futures::stream::iter(&tasks)
