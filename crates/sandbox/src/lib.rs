@@ -7,6 +7,7 @@
 
 mod local;
 mod output;
+mod process;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -15,6 +16,7 @@ use async_trait::async_trait;
 
 pub use local::{LocalSandbox, LocalSandboxFactory};
 pub use output::{CappedBuffer, OutputCap, cap_output};
+pub use process::{GroupOutput, kill_group, run_in_group, scrub_env};
 
 /// Where a sandbox's repository comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
