@@ -8,7 +8,8 @@
 use std::collections::BTreeSet;
 use std::path::{Component, Path, PathBuf};
 use std::process::Stdio;
-use std::sync::Mutex;
+use std::ffi::OsString;
+use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 
 use apprentice_sandbox::{
@@ -18,6 +19,19 @@ use async_trait::async_trait;
 use tokio::process::Command;
 
 use crate::task::{Script, TaskDef};
+
+/// `PATH` with the real python3's directory first: under pyenv, `python3` is a bash shim that
+/// costs about 0.3 s a call, and tasks call python for every tool, check and service.
+static PATH_ENV: LazyLock<Option<OsString>> = LazyLock::new(|| {
+    let out = std::process::Command::new("python3")
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .ok()?;
+    let exe = PathBuf::from(String::from_utf8(out.stdout).ok()?.trim());
+    let mut dirs = vec![exe.parent()?.to_path_buf()];
+    dirs.extend(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()));
+    std::env::join_paths(dirs).ok()
+});
 
 /// WORKDIRs whose services may still be running.
 static LIVE: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
@@ -66,6 +80,9 @@ impl Workdir {
     fn command(&self, program: &str) -> Command {
         let mut command = Command::new(program);
         scrub_env(&mut command, &self.home);
+        if let Some(path) = PATH_ENV.as_ref() {
+            command.env("PATH", path);
+        }
         command
             .env("APP_WORKDIR", &self.work)
             .env("GIT_AUTHOR_NAME", "apprentice")
