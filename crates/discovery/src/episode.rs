@@ -3,9 +3,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use apprentice_core::{
-    Message, RecordError, Recorder, StepEvent, Task, Transcript,
-};
+use apprentice_core::{Message, RecordError, Recorder, StepEvent, Task, Transcript};
 use apprentice_tools::{ToolCall, ToolCatalog, neutralize};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -86,7 +84,8 @@ pub async fn oracle_steps(
             tail(&out.output)
         )));
     }
-    let steps = parse_oracle(&out.output).map_err(|e| InfraError(format!("{} seed {seed}: {e}", task.id)))?;
+    let steps = parse_oracle(&out.output)
+        .map_err(|e| InfraError(format!("{} seed {seed}: {e}", task.id)))?;
     if let Some(name) = steps
         .iter()
         .filter(|s| s.name == "call" || s.name == "help")
@@ -102,7 +101,11 @@ pub async fn oracle_steps(
 }
 
 /// Runs `check` and parses its one JSON object.
-pub async fn check(task: &TaskDef, workdir: &Workdir, seed: u64) -> Result<CheckResult, InfraError> {
+pub async fn check(
+    task: &TaskDef,
+    workdir: &Workdir,
+    seed: u64,
+) -> Result<CheckResult, InfraError> {
     let out = workdir
         .run_script(task, Script::Check, seed, SCRIPT_TIMEOUT)
         .await
@@ -222,7 +225,10 @@ pub fn action_of(step: &StepEvent, task: &TaskDef) -> Option<Action> {
     let hallucinated = match (call.name.as_str(), &target) {
         ("call", Some(name)) => task.tool(name).is_none(),
         ("help", Some(name)) => {
-            task.tool(name).is_none() && crate::tools::catalog(&Default::default()).get(name).is_none()
+            task.tool(name).is_none()
+                && crate::tools::catalog(&Default::default())
+                    .get(name)
+                    .is_none()
         }
         _ => false,
     };

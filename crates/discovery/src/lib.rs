@@ -21,9 +21,7 @@ mod workdir;
 
 pub use episode::{CheckResult, InfraError, SCRIPT_TIMEOUT};
 pub use oracle::{OracleGuide, needed_tools, parse_oracle, same_action};
-pub use run::{
-    Bench, BenchConfig, EpisodeReport, MemoryMode, PolicyChoice, SupervisorChoice,
-};
+pub use run::{Bench, BenchConfig, EpisodeReport, MemoryMode, PolicyChoice, SupervisorChoice};
 pub use task::{LoadError, Script, TaskDef, ToolDef, load_suite};
 pub use tools::{DiscoveryTools, ToolOptions, catalog, join_args, split_args};
 pub use validate::{SeedValidation, validate_suite};

@@ -111,7 +111,11 @@ pub fn discovery_rate(t: &Trajectory) -> f64 {
 
 /// The mean first-use step over the needed tools that were found; `None` when none was.
 pub fn first_use_latency(t: &Trajectory) -> Option<f64> {
-    mean_of(first_use(t).into_iter().filter_map(|(_, s)| s.map(|s| s as f64)))
+    mean_of(
+        first_use(t)
+            .into_iter()
+            .filter_map(|(_, s)| s.map(|s| s as f64)),
+    )
 }
 
 /// EG(k) = 1 − S(k)/S(1): how much cheaper the k-th exposure is than the first.

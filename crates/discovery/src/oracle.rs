@@ -27,10 +27,15 @@ pub fn parse_oracle(stdout: &str) -> Result<Vec<ToolCall>, String> {
             .and_then(Value::as_str)
             .ok_or(format!("oracle output: steps[{i}].tool must be a string"))?;
         if !ORACLE_TOOLS.contains(&tool) {
-            return Err(format!("oracle output: steps[{i}].tool `{tool}` is not a discovery tool"));
+            return Err(format!(
+                "oracle output: steps[{i}].tool `{tool}` is not a discovery tool"
+            ));
         }
         let mut call = ToolCall::new(tool);
-        let args = step.get("args").cloned().unwrap_or(Value::Object(Default::default()));
+        let args = step
+            .get("args")
+            .cloned()
+            .unwrap_or(Value::Object(Default::default()));
         let Value::Object(args) = args else {
             return Err(format!("oracle output: steps[{i}].args must be an object"));
         };
@@ -124,8 +129,8 @@ impl Supervisor for OracleGuide {
 
     async fn review(&mut self, review: &Review<'_>) -> Result<Judgement, ModelError> {
         let proposal = review.proposal;
-        if let Some(i) = (0..self.steps.len())
-            .find(|&i| !self.done[i] && same_action(&self.steps[i], proposal))
+        if let Some(i) =
+            (0..self.steps.len()).find(|&i| !self.done[i] && same_action(&self.steps[i], proposal))
         {
             self.done[i] = true;
         }
@@ -158,16 +163,27 @@ mod tests {
         assert_eq!(steps[1].get("args"), Some("config set 'a b'"));
         assert_eq!(steps[2].name, "finish");
         assert_eq!(needed_tools(&steps), ["gw"]);
-        assert!(parse_oracle(r#"{"steps": [{"tool": "rm"}]}"#).unwrap_err().contains("steps[0].tool"));
+        assert!(
+            parse_oracle(r#"{"steps": [{"tool": "rm"}]}"#)
+                .unwrap_err()
+                .contains("steps[0].tool")
+        );
         assert!(parse_oracle("nope").is_err());
     }
 
     #[test]
     fn same_action_ignores_quoting_and_finish_summaries() {
-        let a = ToolCall::new("call").arg("name", "gw").arg("args", "a 'b c'");
-        let b = ToolCall::new("call").arg("name", "gw ").arg("args", "a \"b c\"");
+        let a = ToolCall::new("call")
+            .arg("name", "gw")
+            .arg("args", "a 'b c'");
+        let b = ToolCall::new("call")
+            .arg("name", "gw ")
+            .arg("args", "a \"b c\"");
         assert!(same_action(&a, &b));
-        assert!(!same_action(&a, &ToolCall::new("call").arg("name", "gw").arg("args", "a b c")));
+        assert!(!same_action(
+            &a,
+            &ToolCall::new("call").arg("name", "gw").arg("args", "a b c")
+        ));
         assert!(same_action(
             &ToolCall::new("finish").arg("summary", "x"),
             &ToolCall::new("finish")

@@ -57,7 +57,9 @@ impl std::str::FromStr for MemoryMode {
             "off" => Ok(MemoryMode::Off),
             "on" => Ok(MemoryMode::On),
             "both" => Ok(MemoryMode::Both),
-            other => Err(format!("unknown memory mode `{other}` (expected on, off or both)")),
+            other => Err(format!(
+                "unknown memory mode `{other}` (expected on, off or both)"
+            )),
         }
     }
 }
@@ -124,7 +126,10 @@ struct Plan<'a> {
 impl Plan<'_> {
     /// The store's task id: unique per run, readable in `show`.
     fn key(&self) -> String {
-        format!("{}/{}/e{}/s{}", self.task.id, self.arm, self.exposure, self.seed)
+        format!(
+            "{}/{}/e{}/s{}",
+            self.task.id, self.arm, self.exposure, self.seed
+        )
     }
 }
 
@@ -162,7 +167,8 @@ impl Bench {
         let memory_dir = memory_dir.path();
         let results: Vec<Result<Vec<EpisodeReport>, StoreError>> = futures::stream::iter(lanes)
             .map(|(task, arm)| async move {
-                let memory = (arm != "plain").then(|| memory_dir.join(format!("{arm}-{}.md", task.id)));
+                let memory =
+                    (arm != "plain").then(|| memory_dir.join(format!("{arm}-{}.md", task.id)));
                 let mut reports = Vec::new();
                 for exposure in 1..=self.config.episodes.max(1) {
                     let seed = task.seeds[(exposure - 1) % task.seeds.len()];
@@ -208,17 +214,26 @@ impl Bench {
             Ok(trajectory) => {
                 report.success = trajectory.success;
                 report.steps = trajectory.steps;
-                report.detail = if trajectory.success { "success" } else { "failure" }.into();
+                report.detail = if trajectory.success {
+                    "success"
+                } else {
+                    "failure"
+                }
+                .into();
                 report.trajectory = Some(trajectory);
             }
             Err(Failure::Agent(error)) => {
-                self.store.fail_episode(episode, status::AGENT_ERROR, &error).await?;
+                self.store
+                    .fail_episode(episode, status::AGENT_ERROR, &error)
+                    .await?;
                 report.status = status::AGENT_ERROR.into();
                 report.detail = error;
             }
             Err(Failure::Infra(error)) => {
                 tracing::warn!("{key}: {error}");
-                self.store.fail_episode(episode, status::INFRA_ERROR, &error).await?;
+                self.store
+                    .fail_episode(episode, status::INFRA_ERROR, &error)
+                    .await?;
                 report.status = status::INFRA_ERROR.into();
                 report.detail = error;
             }
@@ -319,10 +334,15 @@ impl Bench {
     ) -> Result<Box<dyn Policy>, Failure> {
         match &self.policy {
             PolicyChoice::Oracle => {
-                let replies = oracle.iter().map(|c| tools.catalog().render_call(c)).collect();
+                let replies = oracle
+                    .iter()
+                    .map(|c| tools.catalog().render_call(c))
+                    .collect();
                 Ok(Box::new(ScriptedPolicy::new("oracle", replies)))
             }
-            PolicyChoice::Model(maker) => maker.build(core).map_err(|e| Failure::Agent(e.to_string())),
+            PolicyChoice::Model(maker) => {
+                maker.build(core).map_err(|e| Failure::Agent(e.to_string()))
+            }
         }
     }
 
@@ -338,7 +358,9 @@ impl Bench {
                 oracle.to_vec(),
                 tools.catalog().clone(),
             )))),
-            SupervisorChoice::Model(spec) => spec.build(core).map_err(|e| Failure::Agent(e.to_string())),
+            SupervisorChoice::Model(spec) => {
+                spec.build(core).map_err(|e| Failure::Agent(e.to_string()))
+            }
         }
     }
 }

@@ -127,10 +127,7 @@ pub fn load_suite(root: &Path) -> Result<Vec<TaskDef>, LoadError> {
         let mut tasks = Vec::new();
         for family in subdirs(&root)? {
             if !family.join("tools.toml").is_file() {
-                return Err(invalid(
-                    &family,
-                    "not a task family: tools.toml is missing",
-                ));
+                return Err(invalid(&family, "not a task family: tools.toml is missing"));
             }
             tasks.extend(load_family(&family)?);
         }
@@ -223,13 +220,22 @@ fn load_tools(family: &Path) -> Result<Vec<ToolDef>, LoadError> {
             ));
         }
         if entry.summary.trim().is_empty() || entry.summary.contains('\n') {
-            return Err(invalid(&path, format!("{}: must be one non-empty line", field("summary"))));
+            return Err(invalid(
+                &path,
+                format!("{}: must be one non-empty line", field("summary")),
+            ));
         }
         if entry.help.trim().is_empty() {
-            return Err(invalid(&path, format!("{}: must not be empty", field("help"))));
+            return Err(invalid(
+                &path,
+                format!("{}: must not be empty", field("help")),
+            ));
         }
         if entry.command.is_empty() || entry.command[0].trim().is_empty() {
-            return Err(invalid(&path, format!("{}: must name a program", field("command"))));
+            return Err(invalid(
+                &path,
+                format!("{}: must name a program", field("command")),
+            ));
         }
         tools.push(ToolDef {
             name: entry.name,
@@ -255,7 +261,11 @@ fn is_name(name: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
 }
 
-fn load_task(dir: &Path, family_dir: &Path, family_tools: &[ToolDef]) -> Result<TaskDef, LoadError> {
+fn load_task(
+    dir: &Path,
+    family_dir: &Path,
+    family_tools: &[ToolDef],
+) -> Result<TaskDef, LoadError> {
     let path = dir.join("task.toml");
     let file: TaskFile = read_toml(&path)?;
     let bad = |field: &str, message: String| invalid(&path, format!("field `{field}`: {message}"));
@@ -265,7 +275,10 @@ fn load_task(dir: &Path, family_dir: &Path, family_tools: &[ToolDef]) -> Result<
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     if !id_ok {
-        return Err(bad("id", format!("`{}` must be lowercase letters, digits and dashes", file.id)));
+        return Err(bad(
+            "id",
+            format!("`{}` must be lowercase letters, digits and dashes", file.id),
+        ));
     }
     let family_name = family_dir
         .file_name()
@@ -274,7 +287,10 @@ fn load_task(dir: &Path, family_dir: &Path, family_tools: &[ToolDef]) -> Result<
     if file.family != family_name {
         return Err(bad(
             "family",
-            format!("`{}` does not match the family directory `{family_name}`", file.family),
+            format!(
+                "`{}` does not match the family directory `{family_name}`",
+                file.family
+            ),
         ));
     }
     if file.instruction.trim().is_empty() {
@@ -283,20 +299,32 @@ fn load_task(dir: &Path, family_dir: &Path, family_tools: &[ToolDef]) -> Result<
     let max_steps = usize::try_from(file.max_steps)
         .ok()
         .filter(|&n| n > 0)
-        .ok_or_else(|| bad("max_steps", format!("must be a positive integer, got {}", file.max_steps)))?;
+        .ok_or_else(|| {
+            bad(
+                "max_steps",
+                format!("must be a positive integer, got {}", file.max_steps),
+            )
+        })?;
     let time_limit_s = u64::try_from(file.time_limit_s)
         .ok()
         .filter(|&n| n > 0)
         .ok_or_else(|| {
-            bad("time_limit_s", format!("must be a positive integer, got {}", file.time_limit_s))
+            bad(
+                "time_limit_s",
+                format!("must be a positive integer, got {}", file.time_limit_s),
+            )
         })?;
     if file.seeds.is_empty() {
         return Err(bad("seeds", "must list at least one seed".into()));
     }
     let mut seeds = Vec::new();
     for seed in &file.seeds {
-        let seed = u64::try_from(*seed)
-            .map_err(|_| bad("seeds", format!("must be non-negative integers, got {seed}")))?;
+        let seed = u64::try_from(*seed).map_err(|_| {
+            bad(
+                "seeds",
+                format!("must be non-negative integers, got {seed}"),
+            )
+        })?;
         if seeds.contains(&seed) {
             return Err(bad("seeds", format!("seed {seed} is listed twice")));
         }
@@ -307,9 +335,15 @@ fn load_task(dir: &Path, family_dir: &Path, family_tools: &[ToolDef]) -> Result<
     }
     let mut tools: Vec<ToolDef> = Vec::new();
     for name in &file.tools {
-        let tool = family_tools.iter().find(|t| &t.name == name).ok_or_else(|| {
-            bad("tools", format!("`{name}` is not defined in {}/tools.toml", family_name))
-        })?;
+        let tool = family_tools
+            .iter()
+            .find(|t| &t.name == name)
+            .ok_or_else(|| {
+                bad(
+                    "tools",
+                    format!("`{name}` is not defined in {}/tools.toml", family_name),
+                )
+            })?;
         if tools.iter().any(|t| &t.name == name) {
             return Err(bad("tools", format!("`{name}` is listed twice")));
         }
@@ -332,7 +366,8 @@ fn load_task(dir: &Path, family_dir: &Path, family_tools: &[ToolDef]) -> Result<
 
 fn check_executable(path: &Path) -> Result<(), LoadError> {
     use std::os::unix::fs::PermissionsExt;
-    let meta = std::fs::metadata(path).map_err(|_| invalid(path, "missing (every task needs setup, check and oracle)"))?;
+    let meta = std::fs::metadata(path)
+        .map_err(|_| invalid(path, "missing (every task needs setup, check and oracle)"))?;
     if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
         return Err(invalid(path, "not an executable file (chmod +x)"));
     }

@@ -84,8 +84,15 @@ impl DiscoveryTools {
             Ok(args) => args,
             Err(problem) => return Ok(Observation::text(format!("error: args: {problem}"))),
         };
-        let argv: Vec<String> = tool.command.iter().chain(&args).map(|a| shell_quote(a)).collect();
-        let out = sandbox.exec(&format!("exec {}", argv.join(" ")), CALL_TIMEOUT).await?;
+        let argv: Vec<String> = tool
+            .command
+            .iter()
+            .chain(&args)
+            .map(|a| shell_quote(a))
+            .collect();
+        let out = sandbox
+            .exec(&format!("exec {}", argv.join(" ")), CALL_TIMEOUT)
+            .await?;
         Ok(Observation {
             text: render_exit(out.exit_code, out.timed_out, &out.output),
             submitted: false,
@@ -153,10 +160,16 @@ impl ToolSet for DiscoveryTools {
         &self.catalog
     }
 
-    async fn execute(&self, call: &ToolCall, sandbox: &dyn Sandbox) -> Result<Observation, ToolError> {
+    async fn execute(
+        &self,
+        call: &ToolCall,
+        sandbox: &dyn Sandbox,
+    ) -> Result<Observation, ToolError> {
         match call.name.as_str() {
             "list_tools" => Ok(Observation::text(self.list())),
-            "help" => Ok(Observation::text(self.help(call.get("name").unwrap_or_default()))),
+            "help" => Ok(Observation::text(
+                self.help(call.get("name").unwrap_or_default()),
+            )),
             "call" => self.call(call, sandbox).await,
             "bash" => self.bash(call, sandbox).await,
             "read_memory" | "write_memory" => self.memory(call),
@@ -212,7 +225,10 @@ pub fn catalog(options: &ToolOptions) -> ToolCatalog {
                 "write_memory",
                 "Replace your notes with new text; they are kept for your next episodes.",
             )
-            .param(ParamSpec::string("text", "What to remember (at most 4000 characters).")),
+            .param(ParamSpec::string(
+                "text",
+                "What to remember (at most 4000 characters).",
+            )),
         );
     }
     tools.push(

@@ -71,7 +71,10 @@ async fn validate_seed(task: &TaskDef, seed: u64) -> Result<usize, String> {
     .await?;
     let (result, steps) = solved;
     if !result.success {
-        return Err(format!("the oracle's steps do not pass check: {}", failed_parts(&result)));
+        return Err(format!(
+            "the oracle's steps do not pass check: {}",
+            failed_parts(&result)
+        ));
     }
     let (untouched, _) = with_services(task, seed, |workdir| async move {
         Ok((check(task, &workdir, seed).await?, 0, workdir))
@@ -84,7 +87,11 @@ async fn validate_seed(task: &TaskDef, seed: u64) -> Result<usize, String> {
 }
 
 /// Sets up, runs `body`, kills the services and checks that they are gone.
-async fn with_services<F, Fut>(task: &TaskDef, seed: u64, body: F) -> Result<(CheckResult, usize), String>
+async fn with_services<F, Fut>(
+    task: &TaskDef,
+    seed: u64,
+    body: F,
+) -> Result<(CheckResult, usize), String>
 where
     F: FnOnce(Workdir) -> Fut,
     Fut: std::future::Future<Output = Result<(CheckResult, usize, Workdir), InfraError>>,

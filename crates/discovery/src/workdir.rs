@@ -6,9 +6,9 @@
 //! service at once on Ctrl-C, even while episodes are still running.
 
 use std::collections::BTreeSet;
+use std::ffi::OsString;
 use std::path::{Component, Path, PathBuf};
 use std::process::Stdio;
-use std::ffi::OsString;
 use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 
@@ -29,7 +29,9 @@ static PATH_ENV: LazyLock<Option<OsString>> = LazyLock::new(|| {
         .ok()?;
     let exe = PathBuf::from(String::from_utf8(out.stdout).ok()?.trim());
     let mut dirs = vec![exe.parent()?.to_path_buf()];
-    dirs.extend(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()));
+    dirs.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
     std::env::join_paths(dirs).ok()
 });
 
@@ -58,7 +60,9 @@ pub struct Workdir {
 
 impl Workdir {
     pub fn create() -> std::io::Result<Self> {
-        let dir = tempfile::Builder::new().prefix("apprentice-bench-").tempdir()?;
+        let dir = tempfile::Builder::new()
+            .prefix("apprentice-bench-")
+            .tempdir()?;
         let work = dir.path().join("work");
         let home = dir.path().join("home");
         std::fs::create_dir(&work)?;
@@ -105,7 +109,10 @@ impl Workdir {
         timeout: Duration,
     ) -> std::io::Result<ExecOutput> {
         let path = task.script(script);
-        let stderr_path = self.dir.path().join(format!("{}.stderr", script.file_name()));
+        let stderr_path = self
+            .dir
+            .path()
+            .join(format!("{}.stderr", script.file_name()));
         let mut command = match script {
             Script::Setup => {
                 // Run through bash only to join stderr to stdout; the arguments are not parsed.
@@ -202,7 +209,9 @@ impl Sandbox for Workdir {
             .args(["-c", &format!("exec 2>&1\n{command}")])
             .current_dir(&self.work)
             .stderr(Stdio::null());
-        Ok(run_in_group(process, timeout, TOOL_OUTPUT_CAP).await?.output)
+        Ok(run_in_group(process, timeout, TOOL_OUTPUT_CAP)
+            .await?
+            .output)
     }
 
     async fn read_file(&self, path: &str) -> Result<Vec<u8>, SandboxError> {

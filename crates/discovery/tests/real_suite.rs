@@ -17,7 +17,18 @@ async fn the_repository_suite_validates_when_present() {
     let invalid: Vec<String> = results
         .iter()
         .filter(|r| !r.valid)
-        .map(|r| format!("{} seed {}: {}", r.task, r.seed, r.reason.clone().unwrap_or_default()))
+        .map(|r| {
+            format!(
+                "{} seed {}: {}",
+                r.task,
+                r.seed,
+                r.reason.clone().unwrap_or_default()
+            )
+        })
         .collect();
-    assert!(invalid.is_empty(), "invalid task seeds:\n{}", invalid.join("\n"));
+    assert!(
+        invalid.is_empty(),
+        "invalid task seeds:\n{}",
+        invalid.join("\n")
+    );
 }

@@ -40,25 +40,80 @@ fn the_fixture_suite_loads_with_env_paths_resolved() {
     let ids: Vec<&str> = tasks.iter().map(|t| t.id.as_str()).collect();
     assert_eq!(ids, ["toy-service-mode", "toy-set-flag"]);
     let flags = tasks[1].tool("flags").unwrap();
-    assert!(flags.command[1].ends_with("toy/_env/flags.py"), "{:?}", flags.command);
-    assert!(tasks[1].tool("svc").is_none(), "only the tools task.toml offers");
+    assert!(
+        flags.command[1].ends_with("toy/_env/flags.py"),
+        "{:?}",
+        flags.command
+    );
+    assert!(
+        tasks[1].tool("svc").is_none(),
+        "only the tools task.toml offers"
+    );
     // A family directory or one task directory loads too.
     assert_eq!(load_suite(&fixtures().join("toy")).unwrap().len(), 2);
-    assert_eq!(load_suite(&fixtures().join("toy/set-flag")).unwrap().len(), 1);
+    assert_eq!(
+        load_suite(&fixtures().join("toy/set-flag")).unwrap().len(),
+        1
+    );
 }
 
 #[test]
 fn loading_errors_name_the_file_and_the_field() {
     let cases: &[(&str, &str, &str, &str)] = &[
-        ("set-flag/task.toml", "max_steps = 10", "max_steps = 0", "field `max_steps`"),
-        ("set-flag/task.toml", "\"weather\"]", "\"radio\"]", "`radio` is not defined"),
-        ("set-flag/task.toml", "seeds = [1, 2]", "seeds = []", "field `seeds`"),
-        ("set-flag/task.toml", "family = \"toy\"", "family = \"sre\"", "field `family`"),
-        ("set-flag/task.toml", "seeds = [1, 2]", "seeds = [1, 2]\ncolour = 1", "colour"),
-        ("set-flag/task.toml", "max_steps = 10", "max_steps = ", "line 4"),
-        ("tools.toml", "name = \"weather\"", "name = \"flags\"", "defined twice"),
-        ("tools.toml", "command = [\"python3\", \"{env}/weather.py\"]", "command = []", "tool[2] field `command`"),
-        ("service-mode/task.toml", "id = \"toy-service-mode\"", "id = \"toy-set-flag\"", "used by another task"),
+        (
+            "set-flag/task.toml",
+            "max_steps = 10",
+            "max_steps = 0",
+            "field `max_steps`",
+        ),
+        (
+            "set-flag/task.toml",
+            "\"weather\"]",
+            "\"radio\"]",
+            "`radio` is not defined",
+        ),
+        (
+            "set-flag/task.toml",
+            "seeds = [1, 2]",
+            "seeds = []",
+            "field `seeds`",
+        ),
+        (
+            "set-flag/task.toml",
+            "family = \"toy\"",
+            "family = \"sre\"",
+            "field `family`",
+        ),
+        (
+            "set-flag/task.toml",
+            "seeds = [1, 2]",
+            "seeds = [1, 2]\ncolour = 1",
+            "colour",
+        ),
+        (
+            "set-flag/task.toml",
+            "max_steps = 10",
+            "max_steps = ",
+            "line 4",
+        ),
+        (
+            "tools.toml",
+            "name = \"weather\"",
+            "name = \"flags\"",
+            "defined twice",
+        ),
+        (
+            "tools.toml",
+            "command = [\"python3\", \"{env}/weather.py\"]",
+            "command = []",
+            "tool[2] field `command`",
+        ),
+        (
+            "service-mode/task.toml",
+            "id = \"toy-service-mode\"",
+            "id = \"toy-set-flag\"",
+            "used by another task",
+        ),
     ];
     for (file, from, to, expected) in cases {
         let dir = copy_suite();
@@ -108,9 +163,18 @@ async fn a_task_whose_oracle_fails_or_whose_check_passes_untouched_is_invalid() 
             .and_then(|r| r.reason.clone())
             .unwrap_or_default()
     };
-    assert!(reason("toy-set-flag").contains("failed subgoals: release_on"), "{results:?}");
-    assert!(reason("toy-set-flag").contains("collateral: dark-mode"), "{results:?}");
-    assert!(reason("toy-service-mode").contains("does nothing"), "{results:?}");
+    assert!(
+        reason("toy-set-flag").contains("failed subgoals: release_on"),
+        "{results:?}"
+    );
+    assert!(
+        reason("toy-set-flag").contains("collateral: dark-mode"),
+        "{results:?}"
+    );
+    assert!(
+        reason("toy-service-mode").contains("does nothing"),
+        "{results:?}"
+    );
 }
 
 #[tokio::test]
@@ -129,8 +193,7 @@ async fn dropping_a_workdir_kills_its_service() {
         .parse()
         .unwrap();
     let alive = |pid: i32| {
-        std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .is_ok_and(|s| !s.contains(") Z"))
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z"))
     };
     assert!(alive(pid));
     let path = workdir.path().to_path_buf();
@@ -151,7 +214,10 @@ async fn an_oracle_campaign_with_memory_arms_is_stored_and_measured() {
     let store = Store::open(&db.path().join("a.db").display().to_string())
         .await
         .unwrap();
-    store.create_run("b1", &serde_json::json!({})).await.unwrap();
+    store
+        .create_run("b1", &serde_json::json!({}))
+        .await
+        .unwrap();
     let tasks = load_suite(&fixtures()).unwrap();
     let bench = Bench {
         store: store.clone(),
@@ -173,7 +239,10 @@ async fn an_oracle_campaign_with_memory_arms_is_stored_and_measured() {
     let reports = bench.run("b1", &tasks, &|_| {}).await.unwrap();
     assert_eq!(reports.len(), 8);
     assert!(reports.iter().all(|r| r.success), "{reports:?}");
-    let trajectories: Vec<_> = reports.iter().filter_map(|r| r.trajectory.clone()).collect();
+    let trajectories: Vec<_> = reports
+        .iter()
+        .filter_map(|r| r.trajectory.clone())
+        .collect();
     let report = summarize(&trajectories);
     for arm in &report.arms {
         assert_eq!((arm.episodes, arm.k), (4, 2));
@@ -184,7 +253,10 @@ async fn an_oracle_campaign_with_memory_arms_is_stored_and_measured() {
     assert_eq!(report.memory_gain, [(1, 0.0), (2, 0.0)]);
     let summary = store.run_summary("b1").await.unwrap();
     assert_eq!((summary.episodes, summary.resolved), (8, 8));
-    assert_eq!(summary.interventions, 0, "the guide approves the oracle's own steps");
+    assert_eq!(
+        summary.interventions, 0,
+        "the guide approves the oracle's own steps"
+    );
     let stored = store.graded_episodes(&["b1".into()]).await.unwrap();
     let first = &stored[0];
     assert!(first.task.contains("/e"), "{}", first.task);

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use apprentice_core::SupervisionMode;
 use apprentice_discovery::metrics::{Report, Trajectory, learning_curve_svg, summarize};
 use apprentice_discovery::{
-    Bench, BenchConfig, EpisodeReport, MemoryMode, PolicyChoice, SeedValidation,
-    SupervisorChoice, TaskDef, kill_all_services, load_suite, validate_suite,
+    Bench, BenchConfig, EpisodeReport, MemoryMode, PolicyChoice, SeedValidation, SupervisorChoice,
+    TaskDef, kill_all_services, load_suite, validate_suite,
 };
 use apprentice_models::{PolicySpec, SpecError, SupervisorSpec};
 use clap::{Args, Subcommand};
@@ -153,7 +153,10 @@ async fn validate(ctx: &Context, args: &ValidateArgs) -> CommandResult {
     let on_result = |r: &SeedValidation| {
         bar.inc(1);
         if let Some(reason) = &r.reason {
-            ctx.note(&bar, format!("INVALID {} seed {}: {reason}", r.task, r.seed));
+            ctx.note(
+                &bar,
+                format!("INVALID {} seed {}: {reason}", r.task, r.seed),
+            );
         }
     };
     let results = tokio::select! {
@@ -181,7 +184,11 @@ async fn validate(ctx: &Context, args: &ValidateArgs) -> CommandResult {
         }
         println!("{}", table.render());
         let bad = results.iter().filter(|r| !r.valid).count();
-        println!("\n{} of {} task/seed pairs valid", results.len() - bad, results.len());
+        println!(
+            "\n{} of {} task/seed pairs valid",
+            results.len() - bad,
+            results.len()
+        );
     }
     Ok(if valid {
         ExitCode::SUCCESS
@@ -235,11 +242,10 @@ async fn run_campaign(ctx: &Context, args: &BenchRunArgs) -> CommandResult {
         bash: args.bash,
         workers: args.workers,
     };
-    let run_id = args.name.clone().unwrap_or_else(|| {
-        chrono::Utc::now()
-            .format("bench-%Y%m%d-%H%M%S")
-            .to_string()
-    });
+    let run_id = args
+        .name
+        .clone()
+        .unwrap_or_else(|| chrono::Utc::now().format("bench-%Y%m%d-%H%M%S").to_string());
     let store = ctx.store().await?;
     let mut stored = serde_json::to_value(&config).map_err(|e| Failure::Crash(e.into()))?;
     stored["kind"] = json!("bench");
@@ -272,15 +278,19 @@ async fn run_campaign(ctx: &Context, args: &BenchRunArgs) -> CommandResult {
     };
     let episodes = result?;
     store.set_run_status(&run_id, "finished").await?;
-    let trajectories: Vec<Trajectory> =
-        episodes.iter().filter_map(|e| e.trajectory.clone()).collect();
+    let trajectories: Vec<Trajectory> = episodes
+        .iter()
+        .filter_map(|e| e.trajectory.clone())
+        .collect();
     let infra = episodes.iter().filter(|e| e.status != "finished").count();
     let plot = args.plot.clone().unwrap_or_else(|| default_plot(&run_id));
     let metrics = summarize(&trajectories);
     write_plot(&plot, &metrics)?;
     if ctx.json {
-        print_json(&json!({"run": run_id, "metrics": metrics, "episodes": episodes,
-                           "errors": infra, "plot": plot}))?;
+        print_json(
+            &json!({"run": run_id, "metrics": metrics, "episodes": episodes,
+                           "errors": infra, "plot": plot}),
+        )?;
     } else {
         print_metrics(&run_id, &metrics, &plot);
         if infra > 0 {
@@ -348,8 +358,19 @@ fn ratio(value: Option<f64>) -> String {
 
 fn print_metrics(run_id: &str, metrics: &Report, plot: &Path) {
     let mut table = Table::new(&[
-        "arm", "episodes", "success", "pass@k", "pass^k", "k", "steps", "SPL", "redundant",
-        "discovered", "first use", "hallucinated", "EG",
+        "arm",
+        "episodes",
+        "success",
+        "pass@k",
+        "pass^k",
+        "k",
+        "steps",
+        "SPL",
+        "redundant",
+        "discovered",
+        "first use",
+        "hallucinated",
+        "EG",
     ]);
     for a in &metrics.arms {
         table.row(vec![
@@ -363,7 +384,8 @@ fn print_metrics(run_id: &str, metrics: &Report, plot: &Path) {
             format!("{:.2}", a.spl),
             format!("{:.2}", a.redundant_actions),
             percent(a.discovery_rate),
-            a.first_use_latency.map_or("-".into(), |l| format!("{l:.1}")),
+            a.first_use_latency
+                .map_or("-".into(), |l| format!("{l:.1}")),
             format!("{:.2}", a.hallucinated_calls),
             ratio(a.efficiency_gain),
         ]);
