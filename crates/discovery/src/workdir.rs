@@ -7,13 +7,13 @@
 
 use std::collections::BTreeSet;
 use std::ffi::OsString;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 
 use apprentice_sandbox::{
-    ExecOutput, OutputCap, Sandbox, SandboxError, kill_group, run_in_group, scrub_env,
+    ExecOutput, HostDir, OutputCap, Sandbox, SandboxError, kill_group, run_in_group, scrub_env,
 };
 use async_trait::async_trait;
 use tokio::process::Command;
@@ -54,7 +54,7 @@ pub const TOOL_OUTPUT_CAP: OutputCap = OutputCap {
 #[derive(Debug)]
 pub struct Workdir {
     dir: tempfile::TempDir,
-    work: PathBuf,
+    files: HostDir,
     home: PathBuf,
 }
 
@@ -71,12 +71,16 @@ impl Workdir {
         if let Ok(mut live) = LIVE.lock() {
             live.insert(work.clone());
         }
-        Ok(Workdir { dir, work, home })
+        Ok(Workdir {
+            dir,
+            files: HostDir::new(work),
+            home,
+        })
     }
 
     /// The WORKDIR on the host.
     pub fn path(&self) -> &Path {
-        &self.work
+        self.files.root()
     }
 
     /// The environment every process of the episode gets: scrubbed, a private HOME, a git
@@ -88,7 +92,7 @@ impl Workdir {
             command.env("PATH", path);
         }
         command
-            .env("APP_WORKDIR", &self.work)
+            .env("APP_WORKDIR", self.files.root())
             .env("GIT_AUTHOR_NAME", "apprentice")
             .env("GIT_AUTHOR_EMAIL", "apprentice@localhost")
             .env("GIT_COMMITTER_NAME", "apprentice")
@@ -127,7 +131,7 @@ impl Workdir {
             }
         };
         command
-            .arg(&self.work)
+            .arg(self.files.root())
             .arg(seed.to_string())
             .current_dir(&task.dir);
         let mut out = run_in_group(command, timeout, SCRIPT_CAP).await?.output;
@@ -141,19 +145,7 @@ impl Workdir {
 
     /// Kills every process group listed in `.pids`. Safe to call more than once.
     pub fn kill_services(&self) {
-        kill_listed(&self.work);
-    }
-
-    fn resolve(&self, path: &str) -> Result<PathBuf, SandboxError> {
-        let relative = Path::new(path);
-        let relative = relative.strip_prefix(&self.work).unwrap_or(relative);
-        let escapes = relative
-            .components()
-            .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir));
-        if escapes {
-            return Err(SandboxError::PathEscapes(path.to_string()));
-        }
-        Ok(self.work.join(relative))
+        kill_listed(self.files.root());
     }
 }
 
@@ -194,7 +186,7 @@ impl Drop for Workdir {
     fn drop(&mut self) {
         self.kill_services();
         if let Ok(mut live) = LIVE.lock() {
-            live.remove(&self.work);
+            live.remove(self.files.root());
         }
     }
 }
@@ -207,7 +199,7 @@ impl Sandbox for Workdir {
         let mut process = self.command("bash");
         process
             .args(["-c", &format!("exec 2>&1\n{command}")])
-            .current_dir(&self.work)
+            .current_dir(self.files.root())
             .stderr(Stdio::null());
         Ok(run_in_group(process, timeout, TOOL_OUTPUT_CAP)
             .await?
@@ -215,24 +207,15 @@ impl Sandbox for Workdir {
     }
 
     async fn read_file(&self, path: &str) -> Result<Vec<u8>, SandboxError> {
-        match tokio::fs::read(self.resolve(path)?).await {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                Err(SandboxError::NotFound(path.to_string()))
-            }
-            other => Ok(other?),
-        }
+        self.files.read_file(path).await
     }
 
     async fn write_file(&self, path: &str, contents: &[u8]) -> Result<(), SandboxError> {
-        let resolved = self.resolve(path)?;
-        if let Some(parent) = resolved.parent() {
-            tokio::fs::create_dir_all(parent).await?;
-        }
-        Ok(tokio::fs::write(resolved, contents).await?)
+        self.files.write_file(path, contents).await
     }
 
     async fn exists(&self, path: &str) -> Result<bool, SandboxError> {
-        Ok(self.resolve(path)?.exists())
+        self.files.exists(path)
     }
 
     async fn diff(&self) -> Result<String, SandboxError> {
@@ -240,6 +223,6 @@ impl Sandbox for Workdir {
     }
 
     fn describe(&self) -> String {
-        format!("workdir:{}", self.work.display())
+        format!("workdir:{}", self.files.root().display())
     }
 }

@@ -5,6 +5,7 @@
 //! through this trait, so the same harness works over a local temporary directory today and a
 //! Docker container tomorrow.
 
+mod hostdir;
 mod local;
 mod output;
 mod process;
@@ -14,6 +15,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+pub use hostdir::HostDir;
 pub use local::{LocalSandbox, LocalSandboxFactory};
 pub use output::{CappedBuffer, OutputCap, cap_output};
 pub use process::{GroupOutput, kill_group, run_in_group, scrub_env};

@@ -1,12 +1,13 @@
 //! The local backend: a temporary directory per sandbox, commands run as process groups.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use tokio::process::Command;
 
+use crate::hostdir::HostDir;
 use crate::output::OutputCap;
 use crate::process::{run_in_group, scrub_env};
 use crate::{ExecOutput, RepoSource, Sandbox, SandboxError, SandboxFactory};
@@ -73,7 +74,7 @@ impl SandboxFactory for LocalSandboxFactory {
         let root = root.canonicalize()?;
         Ok(Box::new(LocalSandbox {
             _dir: dir,
-            root,
+            files: HostDir::new(root),
             home,
             cap: self.cap,
             cut_network: self.cut_network,
@@ -168,7 +169,7 @@ fn quote(s: &str) -> String {
 #[derive(Debug)]
 pub struct LocalSandbox {
     _dir: tempfile::TempDir,
-    root: PathBuf,
+    files: HostDir,
     home: PathBuf,
     cap: OutputCap,
     cut_network: bool,
@@ -177,37 +178,7 @@ pub struct LocalSandbox {
 impl LocalSandbox {
     /// The repository root on the host.
     pub fn root(&self) -> &Path {
-        &self.root
-    }
-
-    /// Maps a path the agent gave to a host path, refusing anything outside the root, whether
-    /// by `..`, an absolute path elsewhere, or a symlink pointing out.
-    fn resolve(&self, path: &str) -> Result<PathBuf, SandboxError> {
-        let escapes = || SandboxError::PathEscapes(path.to_string());
-        let relative = Path::new(path);
-        let relative = if relative.is_absolute() {
-            relative.strip_prefix(&self.root).map_err(|_| escapes())?
-        } else {
-            relative
-        };
-        let mut resolved = self.root.clone();
-        for component in relative.components() {
-            match component {
-                Component::Normal(part) => resolved.push(part),
-                Component::CurDir => {}
-                Component::ParentDir => {
-                    if !resolved.pop() || !resolved.starts_with(&self.root) {
-                        return Err(escapes());
-                    }
-                }
-                Component::RootDir | Component::Prefix(_) => return Err(escapes()),
-            }
-        }
-        let existing = nearest_existing(&resolved);
-        match existing.canonicalize() {
-            Ok(real) if !real.starts_with(&self.root) => Err(escapes()),
-            _ => Ok(resolved),
-        }
+        self.files.root()
     }
 
     fn command(&self, script: &str) -> Command {
@@ -221,20 +192,9 @@ impl LocalSandbox {
             c
         };
         scrub_env(&mut command, &self.home);
-        command.current_dir(&self.root).stderr(Stdio::null());
+        command.current_dir(self.files.root()).stderr(Stdio::null());
         command
     }
-}
-
-fn nearest_existing(path: &Path) -> &Path {
-    let mut current = path;
-    while !current.exists() {
-        match current.parent() {
-            Some(parent) => current = parent,
-            None => break,
-        }
-    }
-    current
 }
 
 #[async_trait]
@@ -249,25 +209,15 @@ impl Sandbox for LocalSandbox {
     }
 
     async fn read_file(&self, path: &str) -> Result<Vec<u8>, SandboxError> {
-        let resolved = self.resolve(path)?;
-        match tokio::fs::read(&resolved).await {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                Err(SandboxError::NotFound(path.to_string()))
-            }
-            other => Ok(other?),
-        }
+        self.files.read_file(path).await
     }
 
     async fn write_file(&self, path: &str, contents: &[u8]) -> Result<(), SandboxError> {
-        let resolved = self.resolve(path)?;
-        if let Some(parent) = resolved.parent() {
-            tokio::fs::create_dir_all(parent).await?;
-        }
-        Ok(tokio::fs::write(resolved, contents).await?)
+        self.files.write_file(path, contents).await
     }
 
     async fn exists(&self, path: &str) -> Result<bool, SandboxError> {
-        Ok(self.resolve(path)?.exists())
+        self.files.exists(path)
     }
 
     async fn diff(&self) -> Result<String, SandboxError> {
@@ -275,7 +225,7 @@ impl Sandbox for LocalSandbox {
             source_desc: self.describe(),
             detail,
         };
-        run_host("git", &["add", "-A"], Some(&self.root))
+        run_host("git", &["add", "-A"], Some(self.files.root()))
             .await
             .map_err(setup)?;
         let diff = run_host(
@@ -289,17 +239,17 @@ impl Sandbox for LocalSandbox {
                 "--no-ext-diff",
                 "HEAD",
             ],
-            Some(&self.root),
+            Some(self.files.root()),
         )
         .await
         .map_err(setup)?;
-        run_host("git", &["reset", "-q"], Some(&self.root))
+        run_host("git", &["reset", "-q"], Some(self.files.root()))
             .await
             .map_err(setup)?;
         Ok(diff)
     }
 
     fn describe(&self) -> String {
-        format!("local:{}", self.root.display())
+        format!("local:{}", self.files.root().display())
     }
 }

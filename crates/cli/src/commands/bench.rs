@@ -161,9 +161,9 @@ async fn validate(ctx: &Context, args: &ValidateArgs) -> CommandResult {
     };
     let results = tokio::select! {
         results = validate_suite(&tasks, args.workers, &on_result) => results,
-        _ = tokio::signal::ctrl_c() => {
+        () = interrupted() => {
             kill_all_services();
-            return Err(Failure::Input("interrupted".into()));
+            return Err(Failure::Crash(anyhow::anyhow!("interrupted; every service was stopped")));
         }
     };
     bar.finish_and_clear();
@@ -265,7 +265,7 @@ async fn run_campaign(ctx: &Context, args: &BenchRunArgs) -> CommandResult {
     };
     let outcome = tokio::select! {
         result = bench.run(&run_id, &tasks, &on_episode) => Some(result),
-        _ = tokio::signal::ctrl_c() => None,
+        () = interrupted() => None,
     };
     bar.finish_and_clear();
     let Some(result) = outcome else {
@@ -332,6 +332,22 @@ async fn report(ctx: &Context, args: &ReportArgs) -> CommandResult {
         print_metrics(&run_id, &metrics, &plot);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Ctrl-C or SIGTERM: either way the episodes' services must not outlive the command.
+async fn interrupted() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
 }
 
 fn default_plot(run_id: &str) -> PathBuf {
