@@ -43,19 +43,32 @@ fn tail(output: &str) -> String {
 pub async fn set_up(task: &TaskDef, seed: u64) -> Result<Workdir, InfraError> {
     let workdir =
         Workdir::create().map_err(|e| InfraError(format!("cannot create a WORKDIR: {e}")))?;
+    run_ok(task, &workdir, Script::Setup, seed).await?;
+    Ok(workdir)
+}
+
+/// Runs one task script and returns its output; a script that fails is an infrastructure
+/// error naming the task, seed, script and the end of its output.
+async fn run_ok(
+    task: &TaskDef,
+    workdir: &Workdir,
+    script: Script,
+    seed: u64,
+) -> Result<String, InfraError> {
+    let name = script.file_name();
     let out = workdir
-        .run_script(task, Script::Setup, seed, SCRIPT_TIMEOUT)
+        .run_script(task, script, seed, SCRIPT_TIMEOUT)
         .await
-        .map_err(|e| InfraError(format!("{}: setup could not start: {e}", task.id)))?;
+        .map_err(|e| InfraError(format!("{}: {name} could not start: {e}", task.id)))?;
     if !out.success() {
         return Err(InfraError(format!(
-            "{} seed {seed}: setup {}: {}",
+            "{} seed {seed}: {name} {}: {}",
             task.id,
             exit_text(out.exit_code, out.timed_out),
             tail(&out.output)
         )));
     }
-    Ok(workdir)
+    Ok(out.output)
 }
 
 fn exit_text(code: Option<i32>, timed_out: bool) -> String {
@@ -72,20 +85,9 @@ pub async fn oracle_steps(
     workdir: &Workdir,
     seed: u64,
 ) -> Result<Vec<ToolCall>, InfraError> {
-    let out = workdir
-        .run_script(task, Script::Oracle, seed, SCRIPT_TIMEOUT)
-        .await
-        .map_err(|e| InfraError(format!("{}: oracle could not start: {e}", task.id)))?;
-    if !out.success() {
-        return Err(InfraError(format!(
-            "{} seed {seed}: oracle {}: {}",
-            task.id,
-            exit_text(out.exit_code, out.timed_out),
-            tail(&out.output)
-        )));
-    }
-    let steps = parse_oracle(&out.output)
-        .map_err(|e| InfraError(format!("{} seed {seed}: {e}", task.id)))?;
+    let output = run_ok(task, workdir, Script::Oracle, seed).await?;
+    let steps =
+        parse_oracle(&output).map_err(|e| InfraError(format!("{} seed {seed}: {e}", task.id)))?;
     if let Some(name) = steps
         .iter()
         .filter(|s| s.name == "call" || s.name == "help")
@@ -106,23 +108,12 @@ pub async fn check(
     workdir: &Workdir,
     seed: u64,
 ) -> Result<CheckResult, InfraError> {
-    let out = workdir
-        .run_script(task, Script::Check, seed, SCRIPT_TIMEOUT)
-        .await
-        .map_err(|e| InfraError(format!("{}: check could not start: {e}", task.id)))?;
-    if !out.success() {
-        return Err(InfraError(format!(
-            "{} seed {seed}: check {}: {}",
-            task.id,
-            exit_text(out.exit_code, out.timed_out),
-            tail(&out.output)
-        )));
-    }
-    serde_json::from_str(out.output.trim()).map_err(|e| {
+    let output = run_ok(task, workdir, Script::Check, seed).await?;
+    serde_json::from_str(output.trim()).map_err(|e| {
         InfraError(format!(
             "{} seed {seed}: check did not print one JSON object with a boolean `success` ({e}): {}",
             task.id,
-            tail(&out.output)
+            tail(&output)
         ))
     })
 }
