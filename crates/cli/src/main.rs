@@ -66,6 +66,9 @@ enum Command {
     /// Build, list or prune the Docker images verification runs in.
     #[command(subcommand)]
     Images(commands::images::ImagesCommand),
+    /// The tool-discovery benchmark: list, validate, run campaigns, report metrics.
+    #[command(subcommand)]
+    Bench(commands::bench::BenchCommand),
 }
 
 fn init_logging(cli: &Cli) {
@@ -105,6 +108,7 @@ fn main() -> ExitCode {
             Command::Models(command) => commands::models::run(&ctx, command).await,
             Command::Train(args) => commands::train::run(&ctx, args).await,
             Command::Images(command) => commands::images::run(&ctx, command).await,
+            Command::Bench(command) => commands::bench::run(&ctx, command).await,
         }
     });
     match result {

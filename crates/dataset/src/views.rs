@@ -144,7 +144,6 @@ fn reward(episode: &StoredEpisode) -> f64 {
 /// SFT rows, one per episode. Unweighted rows come from resolved episodes only; weighted rows
 /// from every episode that earned a reward above zero.
 pub fn sft_rows(episodes: &[StoredEpisode], variant: SftVariant, weighted: bool) -> Vec<SftRow> {
-    let catalog = ToolCatalog::standard();
     episodes
         .iter()
         .filter(|e| !e.messages.is_empty())
@@ -152,6 +151,7 @@ pub fn sft_rows(episodes: &[StoredEpisode], variant: SftVariant, weighted: bool)
             let weight = reward(e);
             let keep = if weighted { weight > 0.0 } else { e.resolved };
             keep.then(|| {
+                let catalog = catalog_of(e);
                 let mut messages = from_messages(&e.messages);
                 messages.extend(trajectory(e, variant, &catalog));
                 SftRow {
@@ -168,13 +168,19 @@ pub fn sft_rows(episodes: &[StoredEpisode], variant: SftVariant, weighted: bool)
 
 /// Step pairs at every intervention, then trajectory pairs per task.
 pub fn dpo_rows(episodes: &[StoredEpisode]) -> Vec<DpoRow> {
-    let catalog = ToolCatalog::standard();
     let mut rows: Vec<DpoRow> = episodes
         .iter()
-        .flat_map(|e| step_pairs(e, &catalog))
+        .flat_map(|e| step_pairs(e, &catalog_of(e)))
         .collect();
-    rows.extend(trajectory_pairs(episodes, &catalog));
+    rows.extend(trajectory_pairs(episodes));
     rows
+}
+
+/// The tools an episode ran with: the catalog a runner with its own tool set (the discovery
+/// benchmark) stores as `tool_catalog` in the report, else the standard repository tools.
+fn catalog_of(episode: &StoredEpisode) -> ToolCatalog {
+    serde_json::from_value(episode.report["tool_catalog"].clone())
+        .unwrap_or_else(|_| ToolCatalog::standard())
 }
 
 /// At a revision the supervisor's action is chosen; at a rejection the action that ran next is.
@@ -226,7 +232,7 @@ fn accepted_text(step: &Step, catalog: &ToolCatalog) -> Option<String> {
 }
 
 /// Each unresolved episode paired with a resolved episode of the same task (in turn).
-fn trajectory_pairs(episodes: &[StoredEpisode], catalog: &ToolCatalog) -> Vec<DpoRow> {
+fn trajectory_pairs(episodes: &[StoredEpisode]) -> Vec<DpoRow> {
     let mut by_task: BTreeMap<&str, (Vec<&StoredEpisode>, Vec<&StoredEpisode>)> = BTreeMap::new();
     for e in episodes.iter().filter(|e| !e.messages.is_empty()) {
         let sides = by_task.entry(e.task.as_str()).or_default();
@@ -245,8 +251,8 @@ fn trajectory_pairs(episodes: &[StoredEpisode], catalog: &ToolCatalog) -> Vec<Dp
             let good = resolved[i % resolved.len()];
             rows.push(DpoRow {
                 prompt: from_messages(&good.messages),
-                chosen: trajectory(good, SftVariant::Clean, catalog),
-                rejected: trajectory(failed, SftVariant::Clean, catalog),
+                chosen: trajectory(good, SftVariant::Clean, &catalog_of(good)),
+                rejected: trajectory(failed, SftVariant::Clean, &catalog_of(failed)),
                 kind: "trajectory",
                 task: task.to_string(),
                 episode: failed.episode,

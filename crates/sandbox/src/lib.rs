@@ -5,16 +5,20 @@
 //! through this trait, so the same harness works over a local temporary directory today and a
 //! Docker container tomorrow.
 
+mod hostdir;
 mod local;
 mod output;
+mod process;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use async_trait::async_trait;
 
+pub use hostdir::HostDir;
 pub use local::{LocalSandbox, LocalSandboxFactory};
 pub use output::{CappedBuffer, OutputCap, cap_output};
+pub use process::{GroupOutput, kill_group, run_in_group, scrub_env};
 
 /// Where a sandbox's repository comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]

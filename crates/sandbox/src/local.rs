@@ -1,42 +1,16 @@
 //! The local backend: a temporary directory per sandbox, commands run as process groups.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tokio::io::AsyncReadExt;
 use tokio::process::Command;
 
-use crate::output::{CappedBuffer, OutputCap};
+use crate::hostdir::HostDir;
+use crate::output::OutputCap;
+use crate::process::{run_in_group, scrub_env};
 use crate::{ExecOutput, RepoSource, Sandbox, SandboxError, SandboxFactory};
-
-/// Environment variables a sandboxed command may see. Everything else (API keys, tokens,
-/// cloud credentials) is dropped.
-const INHERITED_ENV: &[&str] = &[
-    "PATH",
-    "LANG",
-    "LC_ALL",
-    "TZ",
-    "PYENV_ROOT",
-    "PYENV_VERSION",
-];
-
-/// Variables that keep tools from paging, colouring or drawing progress bars.
-const QUIET_ENV: &[(&str, &str)] = &[
-    ("PAGER", "cat"),
-    ("GIT_PAGER", "cat"),
-    ("MANPAGER", "cat"),
-    ("TERM", "dumb"),
-    ("NO_COLOR", "1"),
-    ("PIP_PROGRESS_BAR", "off"),
-    ("PIP_NO_INPUT", "1"),
-    ("TQDM_DISABLE", "1"),
-    ("PYTHONDONTWRITEBYTECODE", "1"),
-    ("PYTHONUNBUFFERED", "1"),
-    ("GIT_TERMINAL_PROMPT", "0"),
-];
 
 /// Files the harness itself creates while running tests; never part of a patch.
 const EXCLUDES: &str = "__pycache__/\n*.pyc\n.pytest_cache/\n*.egg-info/\n";
@@ -113,7 +87,7 @@ impl SandboxFactory for LocalSandboxFactory {
         let root = root.canonicalize()?;
         Ok(Box::new(LocalSandbox {
             _dir: dir,
-            root,
+            files: HostDir::new(root),
             home,
             cap: self.cap,
             cut_network: self.cut_network,
@@ -208,7 +182,7 @@ fn quote(s: &str) -> String {
 #[derive(Debug)]
 pub struct LocalSandbox {
     _dir: tempfile::TempDir,
-    root: PathBuf,
+    files: HostDir,
     home: PathBuf,
     cap: OutputCap,
     cut_network: bool,
@@ -217,37 +191,7 @@ pub struct LocalSandbox {
 impl LocalSandbox {
     /// The repository root on the host.
     pub fn root(&self) -> &Path {
-        &self.root
-    }
-
-    /// Maps a path the agent gave to a host path, refusing anything outside the root, whether
-    /// by `..`, an absolute path elsewhere, or a symlink pointing out.
-    fn resolve(&self, path: &str) -> Result<PathBuf, SandboxError> {
-        let escapes = || SandboxError::PathEscapes(path.to_string());
-        let relative = Path::new(path);
-        let relative = if relative.is_absolute() {
-            relative.strip_prefix(&self.root).map_err(|_| escapes())?
-        } else {
-            relative
-        };
-        let mut resolved = self.root.clone();
-        for component in relative.components() {
-            match component {
-                Component::Normal(part) => resolved.push(part),
-                Component::CurDir => {}
-                Component::ParentDir => {
-                    if !resolved.pop() || !resolved.starts_with(&self.root) {
-                        return Err(escapes());
-                    }
-                }
-                Component::RootDir | Component::Prefix(_) => return Err(escapes()),
-            }
-        }
-        let existing = nearest_existing(&resolved);
-        match existing.canonicalize() {
-            Ok(real) if !real.starts_with(&self.root) => Err(escapes()),
-            _ => Ok(resolved),
-        }
+        self.files.root()
     }
 
     fn command(&self, script: &str) -> Command {
@@ -260,104 +204,33 @@ impl LocalSandbox {
             c.args(["-c", script]);
             c
         };
-        command.env_clear();
-        for key in INHERITED_ENV {
-            if let Ok(value) = std::env::var(key) {
-                command.env(key, value);
-            }
-        }
-        command
-            .envs(QUIET_ENV.iter().copied())
-            .env("HOME", &self.home)
-            .current_dir(&self.root)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .kill_on_drop(true);
+        scrub_env(&mut command, &self.home);
+        command.current_dir(self.files.root()).stderr(Stdio::null());
         command
     }
 }
-
-fn nearest_existing(path: &Path) -> &Path {
-    let mut current = path;
-    while !current.exists() {
-        match current.parent() {
-            Some(parent) => current = parent,
-            None => break,
-        }
-    }
-    current
-}
-
-/// Kills every process in the group led by `pid`, including backgrounded children that would
-/// otherwise keep the output pipe open and burn CPU after the command "ended".
-fn kill_group(pid: u32) {
-    // SAFETY: kill(2) with a negative pid signals a process group; no memory is touched.
-    unsafe {
-        libc::kill(-(pid as i32), libc::SIGKILL);
-    }
-}
-
-/// How long to wait for the output pipe to close after the group was killed. Something that
-/// escaped the group (a double-forked daemon) may hold it open forever.
-const DRAIN_GRACE: Duration = Duration::from_secs(2);
 
 #[async_trait]
 impl Sandbox for LocalSandbox {
     async fn exec(&self, command: &str, timeout: Duration) -> Result<ExecOutput, SandboxError> {
         let script = format!("exec 2>&1\n{command}");
-        let mut child = self.command(&script).spawn()?;
-        let pid = child.id().unwrap_or_default();
-        let buffer = Arc::new(Mutex::new(CappedBuffer::new(self.cap)));
-        let reader = child.stdout.take().map(|stdout| {
-            let buffer = Arc::clone(&buffer);
-            tokio::spawn(async move { drain(stdout, buffer).await })
-        });
-
-        let status = tokio::time::timeout(timeout, child.wait()).await;
-        kill_group(pid);
-        let (exit_code, timed_out) = match status {
-            Ok(status) => (status?.code(), false),
-            Err(_) => {
-                let _ = child.wait().await;
-                (None, true)
-            }
-        };
-        if let Some(reader) = reader
-            && tokio::time::timeout(DRAIN_GRACE, reader).await.is_err()
-        {
+        let output = run_in_group(self.command(&script), timeout, self.cap).await?;
+        if output.pipe_left_open {
             tracing::warn!("output of `{command}` still open after the group was killed");
         }
-        let (output, elided_bytes) = buffer.lock().map(|b| b.finish()).unwrap_or_default();
-        Ok(ExecOutput {
-            exit_code,
-            output,
-            timed_out,
-            elided_bytes,
-        })
+        Ok(output.output)
     }
 
     async fn read_file(&self, path: &str) -> Result<Vec<u8>, SandboxError> {
-        let resolved = self.resolve(path)?;
-        match tokio::fs::read(&resolved).await {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                Err(SandboxError::NotFound(path.to_string()))
-            }
-            other => Ok(other?),
-        }
+        self.files.read_file(path).await
     }
 
     async fn write_file(&self, path: &str, contents: &[u8]) -> Result<(), SandboxError> {
-        let resolved = self.resolve(path)?;
-        if let Some(parent) = resolved.parent() {
-            tokio::fs::create_dir_all(parent).await?;
-        }
-        Ok(tokio::fs::write(resolved, contents).await?)
+        self.files.write_file(path, contents).await
     }
 
     async fn exists(&self, path: &str) -> Result<bool, SandboxError> {
-        Ok(self.resolve(path)?.exists())
+        self.files.exists(path)
     }
 
     async fn diff(&self) -> Result<String, SandboxError> {
@@ -365,7 +238,7 @@ impl Sandbox for LocalSandbox {
             source_desc: self.describe(),
             detail,
         };
-        run_host("git", &["add", "-A"], Some(&self.root))
+        run_host("git", &["add", "-A"], Some(self.files.root()))
             .await
             .map_err(setup)?;
         let diff = run_host(
@@ -379,29 +252,17 @@ impl Sandbox for LocalSandbox {
                 "--no-ext-diff",
                 "HEAD",
             ],
-            Some(&self.root),
+            Some(self.files.root()),
         )
         .await
         .map_err(setup)?;
-        run_host("git", &["reset", "-q"], Some(&self.root))
+        run_host("git", &["reset", "-q"], Some(self.files.root()))
             .await
             .map_err(setup)?;
         Ok(diff)
     }
 
     fn describe(&self) -> String {
-        format!("local:{}", self.root.display())
-    }
-}
-
-async fn drain(mut stdout: tokio::process::ChildStdout, buffer: Arc<Mutex<CappedBuffer>>) {
-    let mut chunk = vec![0u8; 64 * 1024];
-    while let Ok(n) = stdout.read(&mut chunk).await {
-        if n == 0 {
-            break;
-        }
-        if let Ok(mut buffer) = buffer.lock() {
-            buffer.push(&chunk[..n]);
-        }
+        format!("local:{}", self.files.root().display())
     }
 }

@@ -1,5 +1,6 @@
 //! One module per subcommand; shared plumbing here.
 
+pub mod bench;
 pub mod export;
 pub mod images;
 pub mod models;
