@@ -577,6 +577,7 @@ fn real_instance() -> (tempfile::TempDir, apprentice_core::Task) {
     );
     let options = apprentice_tasks::LoadOptions {
         repos: Some(dir.path().join("repos")),
+        ..Default::default()
     };
     let instances = dir.path().join("instances.json");
     let mut tasks =
