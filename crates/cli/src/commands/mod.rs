@@ -3,6 +3,7 @@
 pub mod export;
 pub mod images;
 pub mod models;
+pub mod rounds;
 pub mod run;
 pub mod show;
 pub mod tasks;
