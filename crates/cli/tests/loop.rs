@@ -76,7 +76,11 @@ fn two_measured_rounds_store_ordinary_runs_and_plot_both_splits() {
         assert_eq!(round["adapter"], Value::Null);
         assert_eq!(round["training"], Value::Null);
         assert_eq!(pick(&round["train"], &metrics(3)), metrics(3), "round {n}");
-        assert_eq!(pick(&round["held_out"], &metrics(1)), metrics(1), "round {n}");
+        assert_eq!(
+            pick(&round["held_out"], &metrics(1)),
+            metrics(1),
+            "round {n}"
+        );
         assert_eq!(round["train"]["run"], format!("l-r{n}-train"));
         assert_eq!(round["held_out"]["run"], format!("l-r{n}-heldout"));
     }
@@ -92,7 +96,10 @@ fn two_measured_rounds_store_ordinary_runs_and_plot_both_splits() {
     let plot = report["plot"].as_str().unwrap();
     assert!(plot.starts_with(out.to_str().unwrap()));
     let svg = std::fs::read_to_string(plot).unwrap();
-    assert!(svg.contains(">train<") && svg.contains(">held-out (shadow)<"), "{svg}");
+    assert!(
+        svg.contains(">train<") && svg.contains(">held-out (shadow)<"),
+        "{svg}"
+    );
     assert_eq!(svg.matches("<path").count(), 2);
     assert!(std::path::Path::new(report["plots"][1].as_str().unwrap()).exists());
 
@@ -125,13 +132,29 @@ fn training_needs_weights_and_a_split_with_two_sides() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("--train none"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("--train none"),
+        "{}",
+        stderr(&output)
+    );
     let output = ws
         .cmd()
-        .args(["loop", "--tasks", "demo", "--limit", "1", "--policy", "scripted:gold"])
+        .args([
+            "loop",
+            "--tasks",
+            "demo",
+            "--limit",
+            "1",
+            "--policy",
+            "scripted:gold",
+        ])
         .args(["--train", "none"])
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("both sides"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("both sides"),
+        "{}",
+        stderr(&output)
+    );
 }

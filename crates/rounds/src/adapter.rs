@@ -36,7 +36,10 @@ fn read(dir: &Path) -> Result<Adapter, LoopError> {
         return Err(bad(&cfg_path, "`r` and `lora_alpha` must be numbers"));
     };
     if rank == 0 || config["use_rslora"].as_bool() == Some(true) {
-        return Err(bad(&cfg_path, "only plain LoRA (r > 0, no rsLoRA) can be joined"));
+        return Err(bad(
+            &cfg_path,
+            "only plain LoRA (r > 0, no rsLoRA) can be joined",
+        ));
     }
     let weights = dir.join(WEIGHTS);
     let tensors =

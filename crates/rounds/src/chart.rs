@@ -36,10 +36,14 @@ fn held_out(r: &RoundReport) -> &SplitMetrics {
 /// The intervention chart: one series per split.
 pub fn interventions(rounds: &[RoundReport]) -> LineChart {
     let rate = |m: &SplitMetrics| m.intervention_rate;
-    LineChart::new("Supervisor intervention rate by round", "round", "intervention rate")
-        .with_y_range(0.0, 1.0)
-        .with_series(series(rounds, "train", train, rate))
-        .with_series(series(rounds, "held-out (shadow)", held_out, rate))
+    LineChart::new(
+        "Supervisor intervention rate by round",
+        "round",
+        "intervention rate",
+    )
+    .with_y_range(0.0, 1.0)
+    .with_series(series(rounds, "train", train, rate))
+    .with_series(series(rounds, "held-out (shadow)", held_out, rate))
 }
 
 /// Resolve and format-error rates, train and held-out.
@@ -58,7 +62,10 @@ pub fn rates(rounds: &[RoundReport]) -> LineChart {
 pub fn write(rounds: &[RoundReport], dir: &Path) -> Result<Vec<PathBuf>, LoopError> {
     std::fs::create_dir_all(dir).map_err(|e| LoopError::io(dir, e))?;
     let mut paths = Vec::new();
-    for (name, chart) in [(INTERVENTIONS, interventions(rounds)), (RATES, rates(rounds))] {
+    for (name, chart) in [
+        (INTERVENTIONS, interventions(rounds)),
+        (RATES, rates(rounds)),
+    ] {
         let path = dir.join(name);
         std::fs::write(&path, chart.to_svg()).map_err(|e| LoopError::io(&path, e))?;
         paths.push(path);

@@ -52,7 +52,10 @@ pub struct RoundReport {
 impl RoundReport {
     fn from_stored(row: &LoopRound) -> Result<Self, LoopError> {
         let unreadable = |what: &str| {
-            LoopError::Other(format!("round {} has unreadable {what} in the store", row.round))
+            LoopError::Other(format!(
+                "round {} has unreadable {what} in the store",
+                row.round
+            ))
         };
         let metrics = |v: &Option<serde_json::Value>, what: &str| {
             v.clone()
@@ -103,7 +106,8 @@ pub struct LoopRunner<'a> {
 impl LoopRunner<'_> {
     /// Records a new loop (fails if the id is taken).
     pub async fn create(&self) -> Result<(), LoopError> {
-        let config = serde_json::to_value(&self.config).map_err(|e| LoopError::Other(e.to_string()))?;
+        let config =
+            serde_json::to_value(&self.config).map_err(|e| LoopError::Other(e.to_string()))?;
         Ok(self.store.create_loop(&self.id, &config).await?)
     }
 
@@ -165,14 +169,26 @@ impl LoopRunner<'_> {
             .start_round(&self.id, round as i64, &policy, &train_run, &held_out_run)
             .await?;
         let mut harness = self.harness(&policy).await?;
-        let mode: SupervisionMode = self.config.run.supervise.parse().map_err(LoopError::Input)?;
+        let mode: SupervisionMode = self
+            .config
+            .run
+            .supervise
+            .parse()
+            .map_err(LoopError::Input)?;
         let label = format!("round {round}/{}", self.config.rounds);
         let what = format!("{label} train");
         self.attempts(&mut harness, &policy, &train_run, &split.train, mode, &what)
             .await?;
         let (shadow, what) = (SupervisionMode::Shadow, format!("{label} held-out"));
-        self.attempts(&mut harness, &policy, &held_out_run, &split.held_out, shadow, &what)
-            .await?;
+        self.attempts(
+            &mut harness,
+            &policy,
+            &held_out_run,
+            &split.held_out,
+            shadow,
+            &what,
+        )
+        .await?;
         drop(harness);
         let train = SplitMetrics::from(&self.store.run_summary(&train_run).await?);
         let held_out = SplitMetrics::from(&self.store.run_summary(&held_out_run).await?);
@@ -208,8 +224,12 @@ impl LoopRunner<'_> {
             adapter: adapter.as_deref(),
             sft_rows: t.map_or(0, |t| t.sft_rows as i64),
             dpo_pairs: t.map_or(0, |t| t.dpo_pairs as i64),
-            sft_loss: t.and_then(|t| t.sft.as_ref()).map(|s| f64::from(s.final_loss)),
-            dpo_loss: t.and_then(|t| t.dpo.as_ref()).map(|s| f64::from(s.final_loss)),
+            sft_loss: t
+                .and_then(|t| t.sft.as_ref())
+                .map(|s| f64::from(s.final_loss)),
+            dpo_loss: t
+                .and_then(|t| t.dpo.as_ref())
+                .map(|s| f64::from(s.final_loss)),
             training: &training,
             wall_seconds: report.wall_seconds,
         };
@@ -265,7 +285,8 @@ impl LoopRunner<'_> {
             ..self.config.run.clone()
         };
         if !self.store.run_exists(run_id).await? {
-            let stored = serde_json::to_value(&config).map_err(|e| LoopError::Other(e.to_string()))?;
+            let stored =
+                serde_json::to_value(&config).map_err(|e| LoopError::Other(e.to_string()))?;
             self.store.create_run(run_id, &stored).await?;
         }
         harness.mode = mode;
@@ -300,7 +321,9 @@ impl LoopRunner<'_> {
         });
         let stages = self.config.train.stages;
         if stages.sft() && exported.sft_rows == 0 {
-            outcome.notes.push("SFT skipped: no SFT rows (no resolved train episode yet)".into());
+            outcome
+                .notes
+                .push("SFT skipped: no SFT rows (no resolved train episode yet)".into());
         } else if stages.sft() {
             let (t, data, out) = (trainer.clone(), exported.sft.clone(), dir.join("sft"));
             let bar = self.observer.bar(0, &format!("round {round} SFT"));

@@ -43,7 +43,10 @@ impl From<&RunSummary> for SplitMetrics {
             interventions: s.interventions,
             intervention_rate: s.intervention_rate,
             format_errors: s.format_errors,
-            format_error_rate: ratio(s.format_errors as f64, (s.proposals + s.format_errors) as f64),
+            format_error_rate: ratio(
+                s.format_errors as f64,
+                (s.proposals + s.format_errors) as f64,
+            ),
             steps: s.steps,
             steps_per_episode: ratio(s.steps as f64, s.episodes as f64),
             infra_errors: s.infra_errors,

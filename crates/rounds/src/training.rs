@@ -24,8 +24,8 @@ use apprentice_embedded::{EmbeddedModel, EmbeddedSpec, default_cache_dir, fetch_
 use apprentice_store::StoredEpisode;
 use apprentice_train::peft::fold_adapter;
 use apprentice_train::{
-    DpoLossConfig, LoadLimits, LoraConfig, TrainConfig, TrainError, TrainableLlama, load_dpo,
-    load_sft, train_dpo, train_sft,
+    DpoLossConfig, LoadLimits, LoraConfig, TrainConfig, TrainError, TrainReport, TrainableLlama,
+    load_dpo, load_sft, train_dpo, train_sft,
 };
 use indicatif::ProgressBar;
 use serde::{Deserialize, Serialize};
@@ -102,6 +102,17 @@ pub enum Stage {
     Skipped(String),
 }
 
+impl Stage {
+    fn trained(examples: usize, report: TrainReport) -> Self {
+        Stage::Trained(StageOutcome {
+            examples,
+            steps: report.steps,
+            final_loss: report.final_loss,
+            adapter: report.adapter,
+        })
+    }
+}
+
 /// What a round's training stage did.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TrainingOutcome {
@@ -139,7 +150,9 @@ pub fn model_path(policy: &str) -> Result<PathBuf, LoopError> {
     let spec = EmbeddedSpec::parse(policy).map_err(|e| LoopError::Input(e.to_string()))?;
     match spec.model {
         Some(path) => Ok(path),
-        None => fetch_default_model(&default_cache_dir()).map_err(|e| LoopError::Other(e.to_string())),
+        None => {
+            fetch_default_model(&default_cache_dir()).map_err(|e| LoopError::Other(e.to_string()))
+        }
     }
 }
 
@@ -171,7 +184,10 @@ pub fn export(
 ) -> Result<Exported, LoopError> {
     let variant: SftVariant = settings.variant.parse().map_err(LoopError::Input)?;
     std::fs::create_dir_all(dir).map_err(|e| LoopError::io(dir, e))?;
-    let sft = newest(dedup(sft_rows(episodes, variant, settings.weighted)), settings.max_rows);
+    let sft = newest(
+        dedup(sft_rows(episodes, variant, settings.weighted)),
+        settings.max_rows,
+    );
     let dpo = newest(dedup(dpo_rows(episodes)), settings.max_rows);
     let exported = Exported {
         episodes: episodes.len(),
@@ -242,13 +258,9 @@ impl Trainer {
     }
 
     /// SFT on `data` into `out`.
-    pub fn sft(
-        &self,
-        data: &Path,
-        out: &Path,
-        bar: &ProgressBar,
-    ) -> Result<Stage, LoopError> {
-        let embedded = EmbeddedModel::load(&self.model).map_err(|e| LoopError::Other(e.to_string()))?;
+    pub fn sft(&self, data: &Path, out: &Path, bar: &ProgressBar) -> Result<Stage, LoopError> {
+        let embedded =
+            EmbeddedModel::load(&self.model).map_err(|e| LoopError::Other(e.to_string()))?;
         let examples = match usable(load_sft(data, &embedded, self.limits()))? {
             Ok(examples) => examples,
             Err(why) => return Ok(Stage::Skipped(format!("SFT skipped: {why}"))),
@@ -256,12 +268,7 @@ impl Trainer {
         let model = TrainableLlama::load(&self.model, embedded.config(), &self.lora())?;
         let cfg = self.config(self.settings.sft_lr);
         let report = train_sft(&model, &examples, &cfg, out, Some(bar))?;
-        Ok(Stage::Trained(StageOutcome {
-            examples: examples.len(),
-            steps: report.steps,
-            final_loss: report.final_loss,
-            adapter: report.adapter,
-        }))
+        Ok(Stage::trained(examples.len(), report))
     }
 
     /// DPO on `data` into `out`, on top of `start` (folded into the base) when given.
@@ -272,7 +279,8 @@ impl Trainer {
         out: &Path,
         bar: &ProgressBar,
     ) -> Result<Stage, LoopError> {
-        let embedded = EmbeddedModel::load(&self.model).map_err(|e| LoopError::Other(e.to_string()))?;
+        let embedded =
+            EmbeddedModel::load(&self.model).map_err(|e| LoopError::Other(e.to_string()))?;
         let pairs = match usable(load_dpo(data, &embedded, self.limits()))? {
             Ok(pairs) => pairs,
             Err(why) => return Ok(Stage::Skipped(format!("DPO skipped: {why}"))),
@@ -287,12 +295,7 @@ impl Trainer {
         }
         let cfg = self.config(self.settings.dpo_lr);
         let report = train_dpo(&model, &pairs, &cfg, out, Some(bar))?;
-        Ok(Stage::Trained(StageOutcome {
-            examples: pairs.len(),
-            steps: report.steps,
-            final_loss: report.final_loss,
-            adapter: report.adapter,
-        }))
+        Ok(Stage::trained(pairs.len(), report))
     }
 }
 

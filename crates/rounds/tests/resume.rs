@@ -127,7 +127,10 @@ async fn a_loop_cut_in_round_two_resumes_there_without_redoing_round_one() {
     }
     let rounds = store.loop_rounds("l").await.unwrap();
     assert_eq!(rounds.len(), 2);
-    assert_eq!((rounds[0].status.as_str(), rounds[1].status.as_str()), ("finished", "running"));
+    assert_eq!(
+        (rounds[0].status.as_str(), rounds[1].status.as_str()),
+        ("finished", "running")
+    );
     let round_one = (
         finals(&store, "l-r1-train").await,
         finals(&store, "l-r1-heldout").await,
@@ -137,18 +140,34 @@ async fn a_loop_cut_in_round_two_resumes_there_without_redoing_round_one() {
 
     let reports = runner.run(tasks.clone()).await.unwrap();
     assert_eq!(reports.len(), 2);
-    assert_eq!(finals(&store, "l-r1-train").await, round_one.0, "round 1 redone");
+    assert_eq!(
+        finals(&store, "l-r1-train").await,
+        round_one.0,
+        "round 1 redone"
+    );
     assert_eq!(finals(&store, "l-r1-heldout").await, round_one.1);
     let train = finals(&store, "l-r2-train").await;
     for (task, episode) in &cut_train {
-        assert_eq!(train.get(task), Some(episode), "a finished task of round 2 redone");
+        assert_eq!(
+            train.get(task),
+            Some(episode),
+            "a finished task of round 2 redone"
+        );
     }
     let split = split_tasks(tasks, 0.5, seed).unwrap();
     assert_eq!(train.len(), split.train.len());
-    assert_eq!(finals(&store, "l-r2-heldout").await.len(), split.held_out.len());
+    assert_eq!(
+        finals(&store, "l-r2-heldout").await.len(),
+        split.held_out.len()
+    );
     assert_eq!(reports[1].train.episodes, split.train.len());
-    let numbers = |m: &apprentice_rounds::SplitMetrics| (m.episodes, m.proposals, m.interventions, m.steps);
-    assert_eq!(numbers(&reports[0].train), numbers(&reports[1].train), "same policy, same numbers");
+    let numbers =
+        |m: &apprentice_rounds::SplitMetrics| (m.episodes, m.proposals, m.interventions, m.steps);
+    assert_eq!(
+        numbers(&reports[0].train),
+        numbers(&reports[1].train),
+        "same policy, same numbers"
+    );
     assert_eq!(numbers(&reports[0].held_out), numbers(&reports[1].held_out));
     let stored = store.loop_rounds("l").await.unwrap();
     assert!(stored.iter().all(|r| r.status == "finished"));

@@ -47,7 +47,12 @@ fn last_logits(model: &mut EmbeddedModel, tokens: &[u32]) -> Vec<f32> {
     model.logits_for(tokens).expect("logits")
 }
 
-fn trainable_logits(path: &Path, model: &EmbeddedModel, folds: &[&PathBuf], tokens: &[u32]) -> Vec<f32> {
+fn trainable_logits(
+    path: &Path,
+    model: &EmbeddedModel,
+    folds: &[&PathBuf],
+    tokens: &[u32],
+) -> Vec<f32> {
     let mut t = TrainableLlama::load(path, model.config(), &LoraConfig::default()).expect("load");
     for dir in folds {
         fold_adapter(&mut t, dir).expect("fold");
@@ -58,7 +63,10 @@ fn trainable_logits(path: &Path, model: &EmbeddedModel, folds: &[&PathBuf], toke
 }
 
 fn max_diff(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 #[test]
@@ -81,7 +89,12 @@ fn dpo_trains_on_the_folded_sft_model_and_the_joined_adapter_is_both() {
     assert_eq!((sft.examples, sft.steps), (2, 4));
     let dpo = trained(
         trainer
-            .dpo(&dir.path().join("dpo.jsonl"), Some(&sft.adapter), &dir.path().join("dpo"), &bar)
+            .dpo(
+                &dir.path().join("dpo.jsonl"),
+                Some(&sft.adapter),
+                &dir.path().join("dpo"),
+                &bar,
+            )
             .unwrap(),
     );
     assert_eq!((dpo.examples, dpo.steps), (2, 4));
@@ -99,14 +112,25 @@ fn dpo_trains_on_the_folded_sft_model_and_the_joined_adapter_is_both() {
     embedded.load_lora(&joined).unwrap();
     let with_joined = last_logits(&mut embedded, &tokens);
     assert!(max_diff(&base, &with_sft) > 1e-2, "SFT changed nothing");
-    assert!(max_diff(&with_sft, &with_joined) > 1e-3, "DPO changed nothing");
+    assert!(
+        max_diff(&with_sft, &with_joined) > 1e-3,
+        "DPO changed nothing"
+    );
 
     // The DPO reference (adapter off, SFT folded in) is the SFT policy the embedded model runs.
     let folded_sft = trainable_logits(&gguf, &embedded, &[&sft.adapter], &tokens);
-    assert!(max_diff(&folded_sft, &with_sft) < 2e-2, "{}", max_diff(&folded_sft, &with_sft));
+    assert!(
+        max_diff(&folded_sft, &with_sft) < 2e-2,
+        "{}",
+        max_diff(&folded_sft, &with_sft)
+    );
     // One joined adapter is exactly SFT then DPO.
     let both = trainable_logits(&gguf, &embedded, &[&sft.adapter, &dpo.adapter], &tokens);
-    assert!(max_diff(&both, &with_joined) < 2e-2, "{}", max_diff(&both, &with_joined));
+    assert!(
+        max_diff(&both, &with_joined) < 2e-2,
+        "{}",
+        max_diff(&both, &with_joined)
+    );
 }
 
 #[test]
@@ -123,7 +147,11 @@ fn rows_over_the_token_limit_skip_the_stage_with_the_reason() {
         },
     };
     let stage = trainer
-        .sft(&dir.path().join("sft.jsonl"), &dir.path().join("sft"), &ProgressBar::hidden())
+        .sft(
+            &dir.path().join("sft.jsonl"),
+            &dir.path().join("sft"),
+            &ProgressBar::hidden(),
+        )
         .unwrap();
     match stage {
         Stage::Skipped(why) => assert!(why.contains("token limit"), "{why}"),

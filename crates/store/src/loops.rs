@@ -195,7 +195,10 @@ mod tests {
         store.create_loop("l", &json!({"rounds": 2})).await.unwrap();
         assert!(store.create_loop("l", &json!({})).await.is_err());
         assert_eq!(store.loop_config("l").await.unwrap()["rounds"], 2);
-        store.start_round("l", 1, "p", "l-r1-train", "l-r1-heldout").await.unwrap();
+        store
+            .start_round("l", 1, "p", "l-r1-train", "l-r1-heldout")
+            .await
+            .unwrap();
         store.start_round("l", 1, "other", "x", "y").await.unwrap();
         let open = store.loop_rounds("l").await.unwrap();
         assert_eq!((open.len(), open[0].policy.as_str()), (1, "p"));

@@ -8,7 +8,7 @@
 
 use crate::error::{Result, TrainError};
 use crate::model::TrainableLlama;
-use apprentice_embedded::Projection;
+use apprentice_embedded::{Projection, permute_rows_for_gguf};
 use candle_core::Tensor;
 use std::collections::HashMap;
 use std::path::Path;
@@ -36,16 +36,6 @@ fn unpermute_rows(w: &Tensor, n_head: usize) -> Result<Tensor> {
     let (rows, cols) = w.dims2()?;
     let hd = rows / n_head;
     Ok(w.reshape((n_head, hd / 2, 2, cols))?
-        .transpose(1, 2)?
-        .contiguous()?
-        .reshape((rows, cols))?)
-}
-
-/// llama.cpp's `permute(w, n_head)`: rows `(head, half, i)` to `(head, i, half)`.
-fn permute_rows(w: &Tensor, n_head: usize) -> Result<Tensor> {
-    let (rows, cols) = w.dims2()?;
-    let hd = rows / n_head;
-    Ok(w.reshape((n_head, 2, hd / 2, cols))?
         .transpose(1, 2)?
         .contiguous()?
         .reshape((rows, cols))?)
@@ -85,11 +75,12 @@ pub fn fold_adapter(model: &mut TrainableLlama, dir: &Path) -> Result<()> {
             let b = tensors.get(&proj.peft_tensor_name(layer, 'B'));
             let (Some(a), Some(b)) = (a, b) else { continue };
             let b = match proj {
-                Projection::Q => permute_rows(b, n_head)?,
-                Projection::K => permute_rows(b, n_kv_head)?,
+                Projection::Q => permute_rows_for_gguf(b, n_head)?,
+                Projection::K => permute_rows_for_gguf(b, n_kv_head)?,
                 _ => b.clone(),
             };
-            let delta = (b.to_dtype(candle_core::DType::F32)?
+            let delta = (b
+                .to_dtype(candle_core::DType::F32)?
                 .matmul(&a.to_dtype(candle_core::DType::F32)?)?
                 * (alpha / r))?;
             model.add_to_base(layer, proj, &delta)?;

@@ -185,7 +185,12 @@ pub async fn run(ctx: &Context, args: &LoopArgs) -> CommandResult {
         }
     };
     config.validate().map_err(failure)?;
-    let tasks = load_tasks(ctx, &config.run.tasks, &config.run.task_ids, config.run.limit)?;
+    let tasks = load_tasks(
+        ctx,
+        &config.run.tasks,
+        &config.run.task_ids,
+        config.run.limit,
+    )?;
     require_repositories(&tasks)?;
     let observer = Progress(ctx);
     let runner = LoopRunner {
@@ -227,9 +232,7 @@ pub async fn run(ctx: &Context, args: &LoopArgs) -> CommandResult {
 }
 
 fn new_loop_id() -> String {
-    chrono::Utc::now()
-        .format("loop-%Y%m%d-%H%M%S")
-        .to_string()
+    chrono::Utc::now().format("loop-%Y%m%d-%H%M%S").to_string()
 }
 
 fn print_report(
