@@ -94,8 +94,9 @@ pub struct LoopArgs {
     /// At most this many SFT rows and DPO pairs per round (the newest).
     #[arg(long)]
     max_rows: Option<usize>,
-    /// Drop training rows longer than this many tokens.
-    #[arg(long, default_value_t = 1024)]
+    /// Drop training rows longer than this many tokens (the agent's prompt alone is about
+    /// 1,000).
+    #[arg(long, default_value_t = 2048)]
     max_tokens: usize,
 }
 
