@@ -63,6 +63,8 @@ enum Command {
     Export(commands::export::ExportArgs),
     /// Train a LoRA adapter (SFT or DPO) on exported rows.
     Train(commands::train::TrainArgs),
+    /// Rounds of supervised attempts, export and LoRA training, measured on held-out tasks.
+    Loop(commands::rounds::LoopArgs),
     /// Build, list or prune the Docker images verification runs in.
     #[command(subcommand)]
     Images(commands::images::ImagesCommand),
@@ -109,6 +111,7 @@ fn main() -> ExitCode {
             Command::Train(args) => commands::train::run(&ctx, args).await,
             Command::Images(command) => commands::images::run(&ctx, command).await,
             Command::Bench(command) => commands::bench::run(&ctx, command).await,
+            Command::Loop(args) => commands::rounds::run(&ctx, args).await,
         }
     });
     match result {

@@ -35,7 +35,7 @@ pub use fetch::{
     default_cache_dir, fetch_default_model, list_cached, sha256_file,
 };
 pub use generate::{FinishReason, Generation, GenerationParams};
-pub use lora::{LoraAdapter, Projection};
+pub use lora::{LoraAdapter, Projection, permute_rows_for_gguf};
 pub use spec::{EmbeddedSpec, LoraSpec};
 pub use tokenizer::GgufTokenizer;
 

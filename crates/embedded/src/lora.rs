@@ -419,7 +419,7 @@ fn check_shape(path: &Path, name: &str, t: &Tensor, expected: &[usize]) -> Resul
 
 /// llama.cpp's `permute(w, n_head)`: rows `(head, half, i)` become `(head, i, half)`, so
 /// that HF's rotate-half RoPE layout matches GGUF's interleaved one.
-pub(crate) fn permute_rows_for_gguf(w: &Tensor, n_head: usize) -> Result<Tensor> {
+pub fn permute_rows_for_gguf(w: &Tensor, n_head: usize) -> Result<Tensor> {
     let (rows, cols) = w.dims2()?;
     let hd = rows / n_head;
     Ok(w.reshape((n_head, 2, hd / 2, cols))?

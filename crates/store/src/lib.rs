@@ -4,6 +4,7 @@
 //! consistent database: finished episodes are whole, the interrupted attempt is marked as such
 //! on resume, and a task is never finished twice in one run (a unique index enforces it).
 
+mod loops;
 mod summary;
 
 use std::collections::HashSet;
@@ -18,6 +19,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use loops::{LoopRound, RoundOutcome};
 pub use summary::{EpisodeDetail, RunSummary, StepRow, StoredEpisode};
 
 #[derive(Debug, thiserror::Error)]
@@ -59,7 +61,7 @@ pub struct EpisodeOutcome<'a> {
     pub report: Value,
 }
 
-fn now() -> String {
+pub(crate) fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 

@@ -259,6 +259,32 @@ impl TrainableLlama {
         out
     }
 
+    /// Adds `delta` (GGUF row order, `(out, in)`) to the frozen weight of one projection:
+    /// folding a finished adapter into the base, so the next adapter trains on top of it and
+    /// the reference ([`Mode::REFERENCE`]) is the folded model.
+    pub(crate) fn add_to_base(
+        &mut self,
+        layer: usize,
+        proj: Projection,
+        delta: &Tensor,
+    ) -> Result<()> {
+        let i = Projection::ALL.iter().position(|&q| q == proj).unwrap_or(0);
+        let block = self.blocks.get_mut(layer).ok_or_else(|| {
+            TrainError::Config(format!("the model has no layer {layer} to fold into"))
+        })?;
+        let w = &mut block.proj[i].w;
+        if w.dims() != delta.dims() {
+            return Err(TrainError::Config(format!(
+                "layer {layer} {}: adapter update {:?} does not fit weight {:?}",
+                proj.hf_name(),
+                delta.dims(),
+                w.dims()
+            )));
+        }
+        *w = (&*w + delta)?;
+        Ok(())
+    }
+
     /// All trainable variables (for the optimizer).
     pub fn vars(&self) -> Vec<Var> {
         self.lora_vars()

@@ -8,7 +8,7 @@
 
 use crate::error::{Result, TrainError};
 use crate::model::TrainableLlama;
-use apprentice_embedded::Projection;
+use apprentice_embedded::{Projection, permute_rows_for_gguf};
 use candle_core::Tensor;
 use std::collections::HashMap;
 use std::path::Path;
@@ -39,6 +39,63 @@ fn unpermute_rows(w: &Tensor, n_head: usize) -> Result<Tensor> {
         .transpose(1, 2)?
         .contiguous()?
         .reshape((rows, cols))?)
+}
+
+/// Folds the PEFT adapter in `dir` into `model`'s frozen base weights (`W += alpha/r · B A`,
+/// B permuted to GGUF order for Q and K). Training a fresh adapter on the result continues
+/// from that adapter with the folded model as the DPO reference, which is what DPO after SFT
+/// wants: the reference is the SFT policy, not the untuned base.
+pub fn fold_adapter(model: &mut TrainableLlama, dir: &Path) -> Result<()> {
+    let cfg_path = dir.join("adapter_config.json");
+    let text = std::fs::read_to_string(&cfg_path).map_err(|e| TrainError::io(&cfg_path, e))?;
+    let config: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| TrainError::Config(format!("{}: {e}", cfg_path.display())))?;
+    let (Some(r), Some(alpha)) = (config["r"].as_f64(), config["lora_alpha"].as_f64()) else {
+        return Err(TrainError::Config(format!(
+            "{}: `r` and `lora_alpha` must be numbers",
+            cfg_path.display()
+        )));
+    };
+    if config["use_rslora"].as_bool() == Some(true) || r <= 0.0 {
+        return Err(TrainError::Config(format!(
+            "{}: only plain LoRA (r > 0, no rsLoRA) can be folded",
+            cfg_path.display()
+        )));
+    }
+    let weights = dir.join("adapter_model.safetensors");
+    let tensors = candle_core::safetensors::load(&weights, &candle_core::Device::Cpu)?;
+    let (n_layer, n_head, n_kv_head) = {
+        let c = model.config();
+        (c.n_layer, c.n_head, c.n_kv_head)
+    };
+    let mut folded = 0;
+    for layer in 0..n_layer {
+        for proj in Projection::ALL {
+            let a = tensors.get(&proj.peft_tensor_name(layer, 'A'));
+            let b = tensors.get(&proj.peft_tensor_name(layer, 'B'));
+            let (Some(a), Some(b)) = (a, b) else { continue };
+            let b = match proj {
+                Projection::Q => permute_rows_for_gguf(b, n_head)?,
+                Projection::K => permute_rows_for_gguf(b, n_kv_head)?,
+                _ => b.clone(),
+            };
+            let delta = (b
+                .to_dtype(candle_core::DType::F32)?
+                .matmul(&a.to_dtype(candle_core::DType::F32)?)?
+                * (alpha / r))?;
+            model.add_to_base(layer, proj, &delta)?;
+            folded += 2;
+        }
+    }
+    if folded != tensors.len() {
+        return Err(TrainError::Config(format!(
+            "{}: {} of its {} tensors are not LoRA pairs of this model",
+            weights.display(),
+            tensors.len() - folded,
+            tensors.len()
+        )));
+    }
+    Ok(())
 }
 
 /// Writes `adapter_config.json` and `adapter_model.safetensors` into `dir` (created if

@@ -4,6 +4,7 @@ pub mod bench;
 pub mod export;
 pub mod images;
 pub mod models;
+pub mod rounds;
 pub mod run;
 pub mod show;
 pub mod tasks;

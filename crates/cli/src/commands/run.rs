@@ -188,7 +188,7 @@ fn new_run_id() -> String {
     chrono::Utc::now().format("run-%Y%m%d-%H%M%S").to_string()
 }
 
-fn episode_line(report: &EpisodeReport) -> String {
+pub fn episode_line(report: &EpisodeReport) -> String {
     if report.status == SKIPPED {
         return format!("skipped    {}  ({})", report.task, report.detail);
     }
