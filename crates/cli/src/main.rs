@@ -62,6 +62,11 @@ enum Command {
     /// Build, list or prune the Docker images verification runs in.
     #[command(subcommand)]
     Images(commands::images::ImagesCommand),
+    /// Run several policies on the same tasks and choose one patch per task.
+    Ensemble(commands::ensemble::EnsembleArgs),
+    /// Sweep an adapter's LoRA scale for degeneration.
+    #[command(subcommand)]
+    Sweep(commands::sweep::SweepCommand),
 }
 
 fn init_logging(cli: &Cli) {
@@ -101,6 +106,8 @@ fn main() -> ExitCode {
             Command::Models(command) => commands::models::run(&ctx, command).await,
             Command::Train(args) => commands::train::run(&ctx, args).await,
             Command::Images(command) => commands::images::run(&ctx, command).await,
+            Command::Ensemble(args) => commands::ensemble::run(&ctx, args).await,
+            Command::Sweep(command) => commands::sweep::run(&ctx, command).await,
         }
     });
     match result {

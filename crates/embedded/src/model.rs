@@ -187,6 +187,28 @@ impl Llama {
     pub fn forward(&mut self, tokens: &[u32]) -> Result<Vec<f32>> {
         let pos = self.cache.len;
         let seq = tokens.len();
+        self.check_run(tokens, pos)?;
+        self.cache.reserve(&self.cfg, pos + seq)?;
+        let x = self.hidden_states(tokens, pos)?;
+        self.cache.len = pos + seq;
+        let last = self.norm_last(&x, seq)?;
+        Ok(self.head.forward(&last)?.flatten_all()?.to_vec1::<f32>()?)
+    }
+
+    /// Like [`Llama::forward`], but returns the logits of every position of `tokens`.
+    pub fn forward_all(&mut self, tokens: &[u32]) -> Result<Vec<Vec<f32>>> {
+        let pos = self.cache.len;
+        let seq = tokens.len();
+        self.check_run(tokens, pos)?;
+        self.cache.reserve(&self.cfg, pos + seq)?;
+        let x = self.hidden_states(tokens, pos)?;
+        self.cache.len = pos + seq;
+        let normed = candle_nn::ops::rms_norm(&x.contiguous()?, &self.norm, self.cfg.rms_eps)?;
+        Ok(self.head.forward(&normed)?.squeeze(0)?.to_vec2::<f32>()?)
+    }
+
+    fn check_run(&self, tokens: &[u32], pos: usize) -> Result<()> {
+        let seq = tokens.len();
         if seq == 0 {
             return Err(EmbeddedError::Generation("no tokens to run".into()));
         }
@@ -203,11 +225,7 @@ impl Llama {
                 self.cfg.vocab_size
             )));
         }
-        self.cache.reserve(&self.cfg, pos + seq)?;
-        let x = self.hidden_states(tokens, pos)?;
-        self.cache.len = pos + seq;
-        let last = self.norm_last(&x, seq)?;
-        Ok(self.head.forward(&last)?.flatten_all()?.to_vec1::<f32>()?)
+        Ok(())
     }
 
     fn hidden_states(&mut self, tokens: &[u32], pos: usize) -> Result<Tensor> {

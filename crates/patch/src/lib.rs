@@ -7,6 +7,7 @@
 //! in-memory apply for the harness's own reasoning about file contents.
 
 mod apply;
+mod render;
 mod parse;
 
 pub use apply::apply_file;

@@ -18,7 +18,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-pub use summary::{EpisodeDetail, RunSummary, StepRow, StoredEpisode};
+pub use summary::{EpisodeDetail, FinalPatch, RunSummary, StepRow, StoredEpisode};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

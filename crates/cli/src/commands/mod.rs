@@ -1,10 +1,12 @@
 //! One module per subcommand; shared plumbing here.
 
+pub mod ensemble;
 pub mod export;
 pub mod images;
 pub mod models;
 pub mod run;
 pub mod show;
+pub mod sweep;
 pub mod tasks;
 pub mod train;
 pub mod verify;
