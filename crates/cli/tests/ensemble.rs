@@ -70,7 +70,10 @@ fn majority_follows_the_crowd_and_tests_catch_the_breakage() {
     );
     assert_eq!(report["tasks"], 2);
     let members = report["members"].as_array().unwrap();
-    let counts: Vec<u64> = members.iter().map(|m| m["resolved"].as_u64().unwrap()).collect();
+    let counts: Vec<u64> = members
+        .iter()
+        .map(|m| m["resolved"].as_u64().unwrap())
+        .collect();
     assert_eq!(counts, [2, 0, 0]);
     assert_eq!(members[0]["resolve_rate"], 1.0);
     let mut only: Vec<String> = members[0]["only_solved"]
@@ -84,27 +87,44 @@ fn majority_follows_the_crowd_and_tests_catch_the_breakage() {
     assert_eq!(members[1]["only_solved"], serde_json::json!([]));
     assert_eq!(members[0]["run"], "ens-m1");
     assert_eq!(members[0]["cost_usd"], 0.0);
-    assert_eq!(report["overlap"], serde_json::json!([[2, 0, 0], [0, 0, 0], [0, 0, 0]]));
+    assert_eq!(
+        report["overlap"],
+        serde_json::json!([[2, 0, 0], [0, 0, 0], [0, 0, 0]])
+    );
 
     assert_eq!(resolved(&report, "union"), 2);
     assert_eq!(resolved(&report, "majority"), 1);
     assert_eq!(resolved(&report, "tests"), 2);
-    let union = report["strategies"].as_array().unwrap().iter().find(|s| s["name"] == "union").unwrap();
+    let union = report["strategies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "union")
+        .unwrap();
     assert_eq!(union["upper_bound"], true);
 
     let majority = choice(&report, NUMERALS, "majority");
     assert_eq!(majority["member"], 1, "{majority:#}");
     assert_eq!(majority["resolved"], false);
-    assert_eq!(majority["detail"]["clusters"][0]["members"], serde_json::json!([1, 2]));
+    assert_eq!(
+        majority["detail"]["clusters"][0]["members"],
+        serde_json::json!([1, 2])
+    );
     let tests = choice(&report, NUMERALS, "tests");
     assert_eq!(tests["member"], 0, "{tests:#}");
     assert_eq!(tests["resolved"], true);
     assert_eq!(tests["grade"], "FULL");
     let scores = tests["detail"]["scores"].as_array().unwrap();
     let wrong_score = scores.iter().find(|s| s["member"] == 1).unwrap();
-    assert!(wrong_score["score"]["broken"].as_u64().unwrap() >= 1, "{scores:?}");
+    assert!(
+        wrong_score["score"]["broken"].as_u64().unwrap() >= 1,
+        "{scores:?}"
+    );
     let gold_score = scores.iter().find(|s| s["member"] == 0).unwrap();
-    assert_eq!(gold_score["score"], serde_json::json!({"fixed": 0, "broken": 0}));
+    assert_eq!(
+        gold_score["score"],
+        serde_json::json!({"fixed": 0, "broken": 0})
+    );
     // Members with no source change never vote: calcy has one candidate.
     assert_eq!(choice(&report, CALCY, "majority")["member"], 0);
 
@@ -122,9 +142,25 @@ fn majority_ties_go_to_the_supervisor_when_there_is_one() {
     let ws = Workspace::new();
     let wrong = wrong_member(&ws);
     let policies = [wrong.as_str(), "scripted:gold"];
-    let plain = ensemble(&ws, &[NUMERALS], &policies, &["--supervisor", "none", "--select", "majority", "--name", "plain"]);
+    let plain = ensemble(
+        &ws,
+        &[NUMERALS],
+        &policies,
+        &[
+            "--supervisor",
+            "none",
+            "--select",
+            "majority",
+            "--name",
+            "plain",
+        ],
+    );
     let c = choice(&plain, NUMERALS, "majority");
-    assert_eq!((c["member"].as_u64(), c["resolved"].as_bool()), (Some(0), Some(false)), "{c:#}");
+    assert_eq!(
+        (c["member"].as_u64(), c["resolved"].as_bool()),
+        (Some(0), Some(false)),
+        "{c:#}"
+    );
     assert_eq!(c["detail"]["supervisor_asked"], false);
     assert_eq!(plain["strategies"].as_array().unwrap().len(), 1);
 
@@ -132,12 +168,25 @@ fn majority_ties_go_to_the_supervisor_when_there_is_one() {
         &ws,
         &[NUMERALS],
         &policies,
-        &["--supervisor", "oracle", "--supervise", "shadow", "--select", "majority", "--name", "judged"],
+        &[
+            "--supervisor",
+            "oracle",
+            "--supervise",
+            "shadow",
+            "--select",
+            "majority",
+            "--name",
+            "judged",
+        ],
     );
     let c = choice(&judged, NUMERALS, "majority");
     assert_eq!(c["detail"]["supervisor_asked"], true);
     assert_eq!(c["detail"]["supervisor_approved"], serde_json::json!([1]));
-    assert_eq!((c["member"].as_u64(), c["resolved"].as_bool()), (Some(1), Some(true)), "{c:#}");
+    assert_eq!(
+        (c["member"].as_u64(), c["resolved"].as_bool()),
+        (Some(1), Some(true)),
+        "{c:#}"
+    );
 }
 
 /// The hidden tests would pick gold; the visible ones (the repository's tests plus an agent's
@@ -159,7 +208,10 @@ fn tests_selection_never_sees_the_hidden_tests() {
                     ("new_str", "(inclusive) to a Roman numeral string."),
                 ],
             ),
-            call("create", &[("path", "tests/test_limit.py"), ("content", pinning_test)]),
+            call(
+                "create",
+                &[("path", "tests/test_limit.py"), ("content", pinning_test)],
+            ),
             call("submit", &[]),
         ],
     );
@@ -168,22 +220,44 @@ fn tests_selection_never_sees_the_hidden_tests() {
         &ws,
         &[NUMERALS],
         &["scripted:gold", &pin],
-        &["--supervisor", "none", "--select", "union,tests", "--name", "hidden"],
+        &[
+            "--supervisor",
+            "none",
+            "--select",
+            "union,tests",
+            "--name",
+            "hidden",
+        ],
     );
     let tests = choice(&report, NUMERALS, "tests");
     assert_eq!(tests["member"], 1, "{tests:#}");
     assert_eq!(tests["resolved"], false);
-    assert_eq!(tests["detail"]["agent_tests"], serde_json::json!(["tests/test_limit.py"]));
+    assert_eq!(
+        tests["detail"]["agent_tests"],
+        serde_json::json!(["tests/test_limit.py"])
+    );
     let run: Vec<&str> = tests["detail"]["tests_run"]
         .as_array()
         .unwrap()
         .iter()
         .map(|t| t.as_str().unwrap())
         .collect();
-    assert!(run.contains(&"tests/test_limit.py::test_3999_is_out_of_range"), "{run:?}");
-    assert!(run.iter().any(|t| t.starts_with("tests/test_convert.py::test_to_roman[")));
-    for hidden in ["test_round_trip_whole_range", "test_to_roman[3999-MMMCMXCIX]"] {
-        assert!(!run.iter().any(|t| t.contains(hidden)), "{hidden} ran: {run:?}");
+    assert!(
+        run.contains(&"tests/test_limit.py::test_3999_is_out_of_range"),
+        "{run:?}"
+    );
+    assert!(
+        run.iter()
+            .any(|t| t.starts_with("tests/test_convert.py::test_to_roman["))
+    );
+    for hidden in [
+        "test_round_trip_whole_range",
+        "test_to_roman[3999-MMMCMXCIX]",
+    ] {
+        assert!(
+            !run.iter().any(|t| t.contains(hidden)),
+            "{hidden} ran: {run:?}"
+        );
     }
     assert_eq!(resolved(&report, "union"), 1);
     assert_eq!(resolved(&report, "tests"), 0);
@@ -192,9 +266,29 @@ fn tests_selection_never_sees_the_hidden_tests() {
 #[test]
 fn bad_ensemble_input_is_a_one_line_error() {
     let ws = Workspace::new();
-    let out = ws.cmd().args(["ensemble", "--policy", "scripted:gold", "--policy", "scripted:gold", "--select", "vote"]).output().unwrap();
+    let out = ws
+        .cmd()
+        .args([
+            "ensemble",
+            "--policy",
+            "scripted:gold",
+            "--policy",
+            "scripted:gold",
+            "--select",
+            "vote",
+        ])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("unknown selection strategy `vote`"), "{}", stderr(&out));
-    let out = ws.cmd().args(["ensemble", "--policy", "scripted:gold"]).output().unwrap();
+    assert!(
+        stderr(&out).contains("unknown selection strategy `vote`"),
+        "{}",
+        stderr(&out)
+    );
+    let out = ws
+        .cmd()
+        .args(["ensemble", "--policy", "scripted:gold"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }

@@ -66,7 +66,11 @@ fn change_blocks(file: &FilePatch) -> Vec<(Vec<String>, Vec<String>)> {
     let mut blocks = Vec::new();
     let mut current: (Vec<String>, Vec<String>) = Default::default();
     let mut open = false;
-    for line in file.hunks.iter().flat_map(|h| h.lines.iter().map(Some).chain([None])) {
+    for line in file
+        .hunks
+        .iter()
+        .flat_map(|h| h.lines.iter().map(Some).chain([None]))
+    {
         match line {
             Some(HunkLine::Remove(s)) | Some(HunkLine::Add(s)) if collapse(s).is_empty() => {
                 open = true;
@@ -123,7 +127,8 @@ mod tests {
     fn different_changes_differ() {
         let other = FIX.replace("a + b", "b + a");
         assert_ne!(patch_key(FIX), patch_key(&other));
-        let split = "--- a/m.py\n+++ b/m.py\n@@ -2,1 +2,1 @@\n-    return a - b\n+    return a + b\n";
+        let split =
+            "--- a/m.py\n+++ b/m.py\n@@ -2,1 +2,1 @@\n-    return a - b\n+    return a + b\n";
         assert_ne!(patch_key(FIX), patch_key(split));
         assert!(patch_key("--- a/x\n+++ b/x\n@@ -1,3 +1,3 @@\n x\n").starts_with("unparsed:"));
     }

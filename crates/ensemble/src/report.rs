@@ -114,7 +114,12 @@ pub fn build(
     let overlap = (0..members.len())
         .map(|i| {
             (0..members.len())
-                .map(|j| details.iter().filter(|t| solved(i, t) && solved(j, t)).count())
+                .map(|j| {
+                    details
+                        .iter()
+                        .filter(|t| solved(i, t) && solved(j, t))
+                        .count()
+                })
                 .collect()
         })
         .collect();
@@ -123,11 +128,7 @@ pub fn build(
         .map(|name| {
             let resolved = details
                 .iter()
-                .filter(|t| {
-                    t.choices
-                        .iter()
-                        .any(|c| &c.strategy == name && c.resolved)
-                })
+                .filter(|t| t.choices.iter().any(|c| &c.strategy == name && c.resolved))
                 .count();
             StrategyReport {
                 name: name.clone(),

@@ -208,8 +208,14 @@ impl Chooser<'_> {
                     });
                     continue;
                 }
-                "majority" => self.majority(task, &candidates, &clusters).await.map_err(fail)?,
-                _ => self.tests(task, &candidates, &clusters).await.map_err(fail)?,
+                "majority" => self
+                    .majority(task, &candidates, &clusters)
+                    .await
+                    .map_err(fail)?,
+                _ => self
+                    .tests(task, &candidates, &clusters)
+                    .await
+                    .map_err(fail)?,
             };
             let (resolved, grade) = match member {
                 Some(m) => match graded.get(&m) {
@@ -257,7 +263,12 @@ impl Chooser<'_> {
         if asked {
             let patches: Vec<(usize, &str)> = tied
                 .iter()
-                .map(|c| (c.representative, candidates[c.representative].patch.as_str()))
+                .map(|c| {
+                    (
+                        c.representative,
+                        candidates[c.representative].patch.as_str(),
+                    )
+                })
                 .collect();
             let (ok, cost) =
                 approved_by_supervisor(task, self.supervisor, &patches, self.factory).await?;
@@ -301,7 +312,11 @@ impl Chooser<'_> {
                 Err(e) => Err(e),
             };
             if let Err(e) = &statuses {
-                tracing::info!("{}: candidate of member {} not scored: {e}", task.instance_id, cluster.representative);
+                tracing::info!(
+                    "{}: candidate of member {} not scored: {e}",
+                    task.instance_id,
+                    cluster.representative
+                );
             }
             scored.push((cluster.clone(), statuses.ok().map(|s| score(&baseline, &s))));
         }

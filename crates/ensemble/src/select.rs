@@ -181,11 +181,25 @@ mod tests {
     #[test]
     fn scores_count_fixed_and_broken_and_rank_them() {
         use TestStatus::*;
-        let base: BTreeMap<String, TestStatus> =
-            [("a".into(), Passed), ("b".into(), Failed), ("c".into(), Passed)].into();
-        let with: BTreeMap<String, TestStatus> =
-            [("a".into(), Passed), ("b".into(), Passed), ("d".into(), Passed)].into();
-        assert_eq!(score(&base, &with), SuiteScore { fixed: 2, broken: 1 });
+        let base: BTreeMap<String, TestStatus> = [
+            ("a".into(), Passed),
+            ("b".into(), Failed),
+            ("c".into(), Passed),
+        ]
+        .into();
+        let with: BTreeMap<String, TestStatus> = [
+            ("a".into(), Passed),
+            ("b".into(), Passed),
+            ("d".into(), Passed),
+        ]
+        .into();
+        assert_eq!(
+            score(&base, &with),
+            SuiteScore {
+                fixed: 2,
+                broken: 1
+            }
+        );
         let cl = |rep: usize, size: usize| Cluster {
             members: (0..size).map(|i| rep + i).collect(),
             representative: rep,

@@ -7,8 +7,8 @@
 //! in-memory apply for the harness's own reasoning about file contents.
 
 mod apply;
-mod render;
 mod parse;
+mod render;
 
 pub use apply::apply_file;
 

@@ -85,6 +85,10 @@ mod tests {
             files: vec![FilePatch::creation("tests/test_new.py", "a = 1\nb = 2\n")],
         };
         assert_eq!(Patch::parse(&created.to_string()).unwrap(), created);
-        assert!(created.to_string().contains("new file mode 100644\n--- /dev/null\n"));
+        assert!(
+            created
+                .to_string()
+                .contains("new file mode 100644\n--- /dev/null\n")
+        );
     }
 }

@@ -83,8 +83,16 @@ pub fn judge(base: &ScaleRow, row: &ScaleRow, t: &Thresholds) -> Vec<String> {
         }
     };
     above("rep4", r.rep4, b.rep4 + t.rep4_margin);
-    above("compression_ratio", r.compression_ratio, b.compression_ratio * t.compression_factor);
-    above("token_limit_share", r.token_limit_share, b.token_limit_share + t.token_limit_margin);
+    above(
+        "compression_ratio",
+        r.compression_ratio,
+        b.compression_ratio * t.compression_factor,
+    );
+    above(
+        "token_limit_share",
+        r.token_limit_share,
+        b.token_limit_share + t.token_limit_margin,
+    );
     above("leak_rate", r.leak_rate, b.leak_rate + t.leak_margin);
     if let (Some(bp), Some(rp)) = (base.perplexity, row.perplexity) {
         above("perplexity", rp, bp * t.perplexity_factor);
@@ -98,7 +106,11 @@ pub fn judge(base: &ScaleRow, row: &ScaleRow, t: &Thresholds) -> Vec<String> {
         }
     };
     below("distinct2", r.distinct2, b.distinct2 * t.distinct2_factor);
-    below("tool_call_rate", r.tool_call_rate, b.tool_call_rate - t.tool_call_drop);
+    below(
+        "tool_call_rate",
+        r.tool_call_rate,
+        b.tool_call_rate - t.tool_call_drop,
+    );
     reasons
 }
 
@@ -144,7 +156,16 @@ mod tests {
     #[test]
     fn limits_are_relative_to_the_base_row() {
         let base = row(0.0, BASE, 5.0, 0.0);
-        let close = row(0.5, TextMetrics { rep4: 0.25, token_limit_share: 0.5, ..BASE }, 4.0, 0.3);
+        let close = row(
+            0.5,
+            TextMetrics {
+                rep4: 0.25,
+                token_limit_share: 0.5,
+                ..BASE
+            },
+            4.0,
+            0.3,
+        );
         assert!(judge(&base, &close, &Thresholds::default()).is_empty());
         let looped = TextMetrics {
             rep4: 0.9,
@@ -158,7 +179,10 @@ mod tests {
         let bad = row(4.0, looped, 50.0, 6.0);
         let reasons = judge(&base, &bad, &Thresholds::default());
         assert_eq!(reasons.len(), 8, "{reasons:?}");
-        assert!(reasons.contains(&"rep4 0.900 > 0.300".to_string()), "{reasons:?}");
+        assert!(
+            reasons.contains(&"rep4 0.900 > 0.300".to_string()),
+            "{reasons:?}"
+        );
     }
 
     #[test]

@@ -125,7 +125,13 @@ pub fn kl_divergence(p_logits: &[f32], q_logits: &[f32]) -> f64 {
     let (lp, lq) = (log_softmax(p_logits), log_softmax(q_logits));
     lp.iter()
         .zip(&lq)
-        .map(|(&a, &b)| if a.is_finite() { a.exp() * (a - b) } else { 0.0 })
+        .map(|(&a, &b)| {
+            if a.is_finite() {
+                a.exp() * (a - b)
+            } else {
+                0.0
+            }
+        })
         .sum::<f64>()
         .max(0.0)
 }
@@ -166,7 +172,11 @@ pub fn text_metrics(samples: &[Sample]) -> TextMetrics {
     let tokens: Vec<Vec<&str>> = samples.iter().map(|s| words(&s.text)).collect();
     let share = |f: &dyn Fn(&Sample) -> bool| samples.iter().filter(|s| f(s)).count() as f64 / n;
     TextMetrics {
-        rep4: tokens.iter().map(|t| repeated_ngram_rate(t, 4)).sum::<f64>() / n,
+        rep4: tokens
+            .iter()
+            .map(|t| repeated_ngram_rate(t, 4))
+            .sum::<f64>()
+            / n,
         distinct1: distinct_n(&tokens, 1),
         distinct2: distinct_n(&tokens, 2),
         compression_ratio: samples
@@ -211,12 +221,16 @@ mod tests {
     fn a_loop_repeats_compresses_and_is_not_distinct() {
         let looped = loop_text();
         let (lw, pw) = (words(&looped), words(PROSE));
-        assert!(repeated_ngram_rate(&lw, 4) > 0.9, "{}", repeated_ngram_rate(&lw, 4));
+        assert!(
+            repeated_ngram_rate(&lw, 4) > 0.9,
+            "{}",
+            repeated_ngram_rate(&lw, 4)
+        );
         assert_eq!(repeated_ngram_rate(&pw, 4), 0.0);
         assert!(compression_ratio(&looped) > 5.0);
         assert!(compression_ratio(PROSE) < 1.6);
-        assert!(distinct_n(&[lw.clone()], 2) < 0.1);
-        assert!(distinct_n(&[pw.clone()], 2) > 0.9);
+        assert!(distinct_n(std::slice::from_ref(&lw), 2) < 0.1);
+        assert!(distinct_n(std::slice::from_ref(&pw), 2) > 0.9);
         assert_eq!(repeated_ngram_rate(&["a", "b"], 4), 0.0);
         assert_eq!(distinct_n::<&str>(&[], 1), 0.0);
     }
@@ -234,7 +248,9 @@ mod tests {
         let call = "<tool_call>\n<function=view>\n<parameter=path>\nnumerals/convert.py\n</parameter>\n</function>\n</tool_call>";
         assert!(parses_as_tool_call(call));
         assert!(!parses_as_tool_call(PROSE));
-        assert!(!parses_as_tool_call("<tool_call>\n<function=fly>\n</function>\n</tool_call>"));
+        assert!(!parses_as_tool_call(
+            "<tool_call>\n<function=fly>\n</function>\n</tool_call>"
+        ));
     }
 
     #[test]
@@ -243,7 +259,10 @@ mod tests {
             sample(&loop_text(), true),
             sample(PROSE, false),
             sample("fine<|im_start|>user", false),
-            sample("<tool_call>\n<function=submit>\n</function>\n</tool_call>", false),
+            sample(
+                "<tool_call>\n<function=submit>\n</function>\n</tool_call>",
+                false,
+            ),
         ]);
         assert_eq!(m.token_limit_share, 0.25);
         assert_eq!(m.leak_rate, 0.25);

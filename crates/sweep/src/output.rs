@@ -57,7 +57,10 @@ pub fn csv(rows: &[ScaleRow]) -> String {
 /// The rate metrics (0..1) against scale.
 pub fn rates_chart(rows: &[ScaleRow]) -> String {
     let series = |name: &str, f: &dyn Fn(&ScaleRow) -> f64| {
-        Series::new(name, rows.iter().map(|r| (f64::from(r.scale), f(r))).collect())
+        Series::new(
+            name,
+            rows.iter().map(|r| (f64::from(r.scale), f(r))).collect(),
+        )
     };
     let mut chart = LineChart::new("Degeneration by LoRA scale", "LoRA scale", "rate")
         .with_y_range(0.0, 1.0)
@@ -69,7 +72,9 @@ pub fn rates_chart(rows: &[ScaleRow]) -> String {
     if rows.iter().any(|r| r.resolve_rate.is_some()) {
         chart = chart
             .with_series(series("resolved", &|r| r.resolve_rate.unwrap_or(f64::NAN)))
-            .with_series(series("interventions", &|r| r.intervention_rate.unwrap_or(f64::NAN)));
+            .with_series(series("interventions", &|r| {
+                r.intervention_rate.unwrap_or(f64::NAN)
+            }));
     }
     chart.to_svg()
 }
@@ -87,7 +92,9 @@ pub fn likelihood_chart(rows: &[ScaleRow]) -> String {
     LineChart::new("Held-out likelihood by LoRA scale", "LoRA scale", "value")
         .with_series(series("perplexity", &|r| r.perplexity))
         .with_series(series("KL to base (nats/token)", &|r| r.kl_to_base))
-        .with_series(series("compression ratio", &|r| Some(r.text.compression_ratio)))
+        .with_series(series("compression ratio", &|r| {
+            Some(r.text.compression_ratio)
+        }))
         .to_svg()
 }
 
@@ -110,7 +117,8 @@ pub fn write_all(dir: &Path, report: &mut SweepReport) -> Result<(), SweepError>
         let path = dir.join(name);
         std::fs::write(&path, text).map_err(|e| io(&path, e))?;
     }
-    let json = serde_json::to_string_pretty(report).map_err(|e| SweepError::Input(e.to_string()))?;
+    let json =
+        serde_json::to_string_pretty(report).map_err(|e| SweepError::Input(e.to_string()))?;
     let path = dir.join("sweep.json");
     std::fs::write(&path, json).map_err(|e| io(&path, e))
 }

@@ -25,13 +25,19 @@ pub fn from_jsonl(path: &Path) -> Result<Vec<Prompt>, SweepError> {
     let bad = |detail: String| SweepError::Input(format!("{}: {detail}", path.display()));
     let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
     let mut prompts = Vec::new();
-    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
         let row: Value = serde_json::from_str(line)
             .map_err(|e| bad(format!("line {}: not JSON ({e})", i + 1)))?;
         prompts.extend(from_row(&row).map_err(|e| bad(format!("line {}: {e}", i + 1)))?);
     }
     if prompts.is_empty() {
-        return Err(bad("no prompts (expected rows with `messages` or `prompt`)".into()));
+        return Err(bad(
+            "no prompts (expected rows with `messages` or `prompt`)".into(),
+        ));
     }
     Ok(prompts)
 }
@@ -145,8 +151,15 @@ mod tests {
         assert_eq!(prompts.len(), 1);
         assert_eq!(prompts[0].messages.len(), 4);
         assert_eq!(prompts[0].reference.as_deref(), Some("good"));
-        assert_eq!(from_row(&json!({"prompt": "hi"})).unwrap()[0].reference, None);
-        assert!(from_row(&json!({"messages": [{"role": "user"}]})).unwrap_err().contains("messages[0].content"));
+        assert_eq!(
+            from_row(&json!({"prompt": "hi"})).unwrap()[0].reference,
+            None
+        );
+        assert!(
+            from_row(&json!({"messages": [{"role": "user"}]}))
+                .unwrap_err()
+                .contains("messages[0].content")
+        );
     }
 
     #[test]

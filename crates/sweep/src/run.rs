@@ -2,10 +2,10 @@
 
 use apprentice_embedded::{EmbeddedModel, FinishReason, GenerationParams};
 
+use crate::SweepError;
 use crate::judge::{ScaleRow, Thresholds, judge};
 use crate::metrics::{Sample, kl_divergence, nll, text_metrics};
 use crate::prompts::Prompt;
-use crate::SweepError;
 
 /// How to sweep.
 #[derive(Debug, Clone, PartialEq)]
@@ -66,7 +66,10 @@ pub fn sweep(
             None => Vec::new(),
         };
         if ids.len() + config.max_tokens.max(reference.len()) > room {
-            tracing::warn!("skipping a prompt of {} tokens: it does not fit the context", ids.len());
+            tracing::warn!(
+                "skipping a prompt of {} tokens: it does not fit the context",
+                ids.len()
+            );
             progress();
             continue;
         }

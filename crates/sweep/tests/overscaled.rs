@@ -1,5 +1,5 @@
 //! A deliberately over-scaled adapter on the real SmolLM2-135M: the sweep must call its high
-//! scales degenerate and its low ones sound. Small on purpose (three short prompts, few
+//! scales degenerate and its low ones sound. Small on purpose (two short prompts, few
 //! tokens), so it runs in CI.
 
 use std::collections::HashMap;
@@ -52,17 +52,19 @@ fn high_scales_of_an_overscaled_adapter_are_flagged_and_low_ones_are_not() {
     write_overscaled_adapter(&model, dir.path(), 0.05);
     model.load_lora(dir.path()).unwrap();
     let prompts = [
-        prompt("What is the capital of France?", "The capital of France is Paris."),
+        prompt(
+            "What is the capital of France?",
+            "The capital of France is Paris.",
+        ),
         prompt(
             "Write a Python function that adds two numbers.",
             "def add(a, b):\n    return a + b",
         ),
-        prompt("Name three colours.", "Red, green and blue."),
     ];
     let config = SweepConfig {
         scales: vec![0.05, 8.0],
-        max_tokens: 32,
-        max_reference_tokens: 16,
+        max_tokens: 16,
+        max_reference_tokens: 8,
         thresholds: Thresholds::default(),
     };
     let rows = sweep(&mut model, &prompts, &config, &|| {}).unwrap();
@@ -75,5 +77,5 @@ fn high_scales_of_an_overscaled_adapter_are_flagged_and_low_ones_are_not() {
     assert!(rows[2].degenerate, "{summary}");
     assert!(rows[2].kl_to_base.unwrap() > rows[1].kl_to_base.unwrap());
     assert_eq!(highest_sound_scale(&rows), Some(0.05));
-    assert!(rows.iter().all(|r| r.samples == 3));
+    assert!(rows.iter().all(|r| r.samples == 2));
 }

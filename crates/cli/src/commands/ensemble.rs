@@ -73,7 +73,9 @@ impl EnsembleArgs {
 pub async fn run(ctx: &Context, args: &EnsembleArgs) -> CommandResult {
     Ensemble::check_strategies(&args.select).map_err(|e| Failure::Input(e.to_string()))?;
     if args.policies.len() < 2 {
-        return Err(Failure::Input("an ensemble needs at least two --policy".into()));
+        return Err(Failure::Input(
+            "an ensemble needs at least two --policy".into(),
+        ));
     }
     let supervisor: SupervisorSpec = args
         .supervisor
@@ -82,12 +84,17 @@ pub async fn run(ctx: &Context, args: &EnsembleArgs) -> CommandResult {
     let mode: SupervisionMode = args.supervise.parse().map_err(Failure::Input)?;
     let mut specs = Vec::new();
     for p in &args.policies {
-        let spec: PolicySpec = p
-            .parse()
-            .map_err(|e: apprentice_models::SpecError| Failure::Input(format!("--policy {p}: {e}")))?;
+        let spec: PolicySpec = p.parse().map_err(|e: apprentice_models::SpecError| {
+            Failure::Input(format!("--policy {p}: {e}"))
+        })?;
         specs.push((p.clone(), spec));
     }
-    let tasks = load_tasks(ctx, &args.selection.tasks, &args.selection.task_ids, args.selection.limit)?;
+    let tasks = load_tasks(
+        ctx,
+        &args.selection.tasks,
+        &args.selection.task_ids,
+        args.selection.limit,
+    )?;
     require_repositories(&tasks)?;
     let factory = sandbox_factory(&args.sandbox)?;
     let mut members = Vec::new();
@@ -112,13 +119,28 @@ pub async fn run(ctx: &Context, args: &EnsembleArgs) -> CommandResult {
     let bar = ctx.progress(tasks.len() * args.policies.len(), &name);
     let on_episode = |member: usize, report: apprentice_harness::EpisodeReport| {
         bar.inc(1);
-        let mark = if report.resolved { "resolved  " } else { "unresolved" };
-        ctx.note(&bar, format!("m{} {mark} {}  ({})", member + 1, report.task, report.detail));
+        let mark = if report.resolved {
+            "resolved  "
+        } else {
+            "unresolved"
+        };
+        ctx.note(
+            &bar,
+            format!(
+                "m{} {mark} {}  ({})",
+                member + 1,
+                report.task,
+                report.detail
+            ),
+        );
     };
-    let report = ensemble.run(tasks, &on_episode).await.map_err(|e| match e {
-        apprentice_ensemble::EnsembleError::Store(s) => Failure::from(s),
-        other => Failure::Crash(other.into()),
-    })?;
+    let report = ensemble
+        .run(tasks, &on_episode)
+        .await
+        .map_err(|e| match e {
+            apprentice_ensemble::EnsembleError::Store(s) => Failure::from(s),
+            other => Failure::Crash(other.into()),
+        })?;
     bar.finish_and_clear();
     print_report(ctx, &report)?;
     Ok(ExitCode::SUCCESS)
@@ -128,7 +150,15 @@ fn print_report(ctx: &Context, report: &EnsembleReport) -> Result<(), Failure> {
     if ctx.json {
         return print_json(report);
     }
-    let mut members = Table::new(&["member", "policy", "run", "resolved", "rate", "only it solved", "cost"]);
+    let mut members = Table::new(&[
+        "member",
+        "policy",
+        "run",
+        "resolved",
+        "rate",
+        "only it solved",
+        "cost",
+    ]);
     for (i, m) in report.members.iter().enumerate() {
         members.row(vec![
             format!("m{}", i + 1),
@@ -169,6 +199,12 @@ fn print_report(ctx: &Context, report: &EnsembleReport) -> Result<(), Failure> {
         );
     }
     println!("{}\n", overlap.render());
-    println!("ensemble {}: {} task(s), {} member(s), cost {}", report.ensemble, report.tasks, report.members.len(), dollars(report.cost_usd));
+    println!(
+        "ensemble {}: {} task(s), {} member(s), cost {}",
+        report.ensemble,
+        report.tasks,
+        report.members.len(),
+        dollars(report.cost_usd)
+    );
     Ok(())
 }

