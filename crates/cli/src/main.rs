@@ -71,6 +71,11 @@ enum Command {
     /// The tool-discovery benchmark: list, validate, run campaigns, report metrics.
     #[command(subcommand)]
     Bench(commands::bench::BenchCommand),
+    /// Run several policies on the same tasks and choose one patch per task.
+    Ensemble(commands::ensemble::EnsembleArgs),
+    /// Sweep an adapter's LoRA scale for degeneration.
+    #[command(subcommand)]
+    Sweep(commands::sweep::SweepCommand),
 }
 
 fn init_logging(cli: &Cli) {
@@ -112,6 +117,8 @@ fn main() -> ExitCode {
             Command::Images(command) => commands::images::run(&ctx, command).await,
             Command::Bench(command) => commands::bench::run(&ctx, command).await,
             Command::Loop(args) => commands::rounds::run(&ctx, args).await,
+            Command::Ensemble(args) => commands::ensemble::run(&ctx, args).await,
+            Command::Sweep(command) => commands::sweep::run(&ctx, command).await,
         }
     });
     match result {

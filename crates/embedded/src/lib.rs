@@ -194,6 +194,35 @@ impl EmbeddedModel {
         generate::prefill(&mut self.model, &mut self.cached, tokens)
     }
 
+    /// The logits that predict each token of `continuation` after `prompt`: entry `i` is the
+    /// distribution over `continuation[i]`. For perplexity and KL on held-out text; the prompt
+    /// prefix in the KV cache is reused.
+    pub fn continuation_logits(
+        &mut self,
+        prompt: &[u32],
+        continuation: &[u32],
+    ) -> Result<Vec<Vec<f32>>> {
+        if continuation.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut out = vec![self.logits_for(prompt)?];
+        if let Some((_, rest)) = continuation.split_last()
+            && !rest.is_empty()
+        {
+            match self.model.forward_all(rest) {
+                Ok(rows) => {
+                    self.cached.extend_from_slice(rest);
+                    out.extend(rows);
+                }
+                Err(e) => {
+                    self.clear_cache();
+                    return Err(e);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Forgets the KV cache, so the next call runs its whole prompt in one batch.
     ///
     /// Results never depend on the cache semantically, but a prompt split differently

@@ -185,7 +185,30 @@ impl Llama {
 
     /// Runs `tokens` at positions `cache_len..` and returns the last position's logits.
     pub fn forward(&mut self, tokens: &[u32]) -> Result<Vec<f32>> {
+        let x = self.run_tokens(tokens)?;
+        let last = self.norm_last(&x, tokens.len())?;
+        Ok(self.head.forward(&last)?.flatten_all()?.to_vec1::<f32>()?)
+    }
+
+    /// Like [`Llama::forward`], but returns the logits of every position of `tokens`.
+    pub fn forward_all(&mut self, tokens: &[u32]) -> Result<Vec<Vec<f32>>> {
+        let x = self.run_tokens(tokens)?;
+        let normed = candle_nn::ops::rms_norm(&x.contiguous()?, &self.norm, self.cfg.rms_eps)?;
+        Ok(self.head.forward(&normed)?.squeeze(0)?.to_vec2::<f32>()?)
+    }
+
+    /// Checks `tokens`, runs them at positions `cache_len..` and keeps their keys and values.
+    fn run_tokens(&mut self, tokens: &[u32]) -> Result<Tensor> {
         let pos = self.cache.len;
+        let seq = tokens.len();
+        self.check_run(tokens, pos)?;
+        self.cache.reserve(&self.cfg, pos + seq)?;
+        let x = self.hidden_states(tokens, pos)?;
+        self.cache.len = pos + seq;
+        Ok(x)
+    }
+
+    fn check_run(&self, tokens: &[u32], pos: usize) -> Result<()> {
         let seq = tokens.len();
         if seq == 0 {
             return Err(EmbeddedError::Generation("no tokens to run".into()));
@@ -203,11 +226,7 @@ impl Llama {
                 self.cfg.vocab_size
             )));
         }
-        self.cache.reserve(&self.cfg, pos + seq)?;
-        let x = self.hidden_states(tokens, pos)?;
-        self.cache.len = pos + seq;
-        let last = self.norm_last(&x, seq)?;
-        Ok(self.head.forward(&last)?.flatten_all()?.to_vec1::<f32>()?)
+        Ok(())
     }
 
     fn hidden_states(&mut self, tokens: &[u32], pos: usize) -> Result<Tensor> {

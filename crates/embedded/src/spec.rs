@@ -1,8 +1,11 @@
-//! Model spec strings: `embedded`, `embedded:PATH.gguf`, `embedded:PATH.gguf+lora=DIR@SCALE`.
+//! Model spec strings: `embedded`, `embedded:PATH.gguf`, `embedded:PATH.gguf+lora=DIR@SCALE`,
+//! each optionally followed by sampling options `+temp=T` and `+seed=N`.
 //!
 //! These let a CLI flag or a config file name an in-process model the same way it names a
 //! remote one. `embedded` alone (optionally with `+lora=...`) means the cached default
-//! SmolLM2 model; `@SCALE` is optional and defaults to 1.
+//! SmolLM2 model; `@SCALE` is optional and defaults to 1. Without `+temp` decoding is greedy;
+//! `+temp=0.7+seed=3` samples, reproducibly (the seed defaults to 0). Two ensemble members can
+//! so be the same model at two temperatures or seeds.
 
 use crate::error::{EmbeddedError, Result};
 use std::fmt;
@@ -10,6 +13,8 @@ use std::path::PathBuf;
 
 const PREFIX: &str = "embedded";
 const LORA: &str = "+lora=";
+const TEMP: &str = "+temp=";
+const SEED: &str = "+seed=";
 
 /// A parsed embedded-model spec.
 #[derive(Debug, Clone, PartialEq)]
@@ -18,6 +23,10 @@ pub struct EmbeddedSpec {
     pub model: Option<PathBuf>,
     /// An optional PEFT adapter.
     pub lora: Option<LoraSpec>,
+    /// Sampling temperature (`+temp=T`); `None` is greedy decoding.
+    pub temperature: Option<f32>,
+    /// Sampling seed (`+seed=N`).
+    pub seed: Option<u64>,
 }
 
 /// A PEFT adapter directory and the scale to apply it at.
@@ -36,9 +45,36 @@ impl EmbeddedSpec {
             spec: spec.to_string(),
             detail: detail.to_string(),
         };
-        let rest = spec
+        let mut rest = spec
             .strip_prefix(PREFIX)
             .ok_or_else(|| err("must start with \"embedded\""))?;
+        let (mut temperature, mut seed) = (None, None);
+        // Sampling options come last; peel them off from the right, in any order.
+        while let Some((at, key)) = [TEMP, SEED]
+            .into_iter()
+            .filter_map(|k| rest.rfind(k).map(|i| (i, k)))
+            .max()
+        {
+            let value = &rest[at + key.len()..];
+            rest = &rest[..at];
+            if key == TEMP {
+                let t: f32 = value
+                    .parse()
+                    .ok()
+                    .filter(|t: &f32| t.is_finite() && *t >= 0.0)
+                    .ok_or_else(|| err(&format!("temperature {value:?} is not a number >= 0")))?;
+                if temperature.replace(t).is_some() {
+                    return Err(err("temperature given twice"));
+                }
+            } else {
+                let n: u64 = value
+                    .parse()
+                    .map_err(|_| err(&format!("seed {value:?} is not a whole number")))?;
+                if seed.replace(n).is_some() {
+                    return Err(err("seed given twice"));
+                }
+            }
+        }
         let (model_part, lora_part) = match rest.find(LORA) {
             Some(i) => (&rest[..i], Some(&rest[i + LORA.len()..])),
             None => (rest, None),
@@ -56,7 +92,12 @@ impl EmbeddedSpec {
             }
         };
         let lora = lora_part.map(|l| parse_lora(l, &err)).transpose()?;
-        Ok(Self { model, lora })
+        Ok(Self {
+            model,
+            lora,
+            temperature,
+            seed,
+        })
     }
 }
 
@@ -91,6 +132,12 @@ impl fmt::Display for EmbeddedSpec {
         if let Some(l) = &self.lora {
             write!(f, "{LORA}{}@{}", l.dir.display(), l.scale)?;
         }
+        if let Some(t) = self.temperature {
+            write!(f, "{TEMP}{t}")?;
+        }
+        if let Some(s) = self.seed {
+            write!(f, "{SEED}{s}")?;
+        }
         Ok(())
     }
 }
@@ -114,7 +161,9 @@ mod tests {
             s,
             EmbeddedSpec {
                 model: None,
-                lora: None
+                lora: None,
+                temperature: None,
+                seed: None,
             }
         );
     }
@@ -135,12 +184,21 @@ mod tests {
     }
 
     #[test]
+    fn sampling_options_come_in_any_order_after_the_adapter() {
+        let s = EmbeddedSpec::parse("embedded+lora=ad@0.5+seed=7+temp=0.8").unwrap();
+        assert_eq!((s.temperature, s.seed), (Some(0.8), Some(7)));
+        assert_eq!(s.lora.unwrap().scale, 0.5);
+    }
+
+    #[test]
     fn round_trips_through_display() {
         for text in [
             "embedded",
             "embedded:m.gguf",
             "embedded:m.gguf+lora=d@2",
             "embedded+lora=d@0.25",
+            "embedded+temp=0.7",
+            "embedded:m.gguf+lora=d@2+temp=0.5+seed=3",
         ] {
             let spec = EmbeddedSpec::parse(text).unwrap();
             assert_eq!(EmbeddedSpec::parse(&spec.to_string()).unwrap(), spec);
@@ -156,6 +214,10 @@ mod tests {
             "embedded:m+lora=",
             "embedded:m+lora=d@x",
             "embedded:m+lora=d@inf",
+            "embedded+temp=hot",
+            "embedded+temp=-1",
+            "embedded+seed=1.5",
+            "embedded+seed=1+seed=2",
         ] {
             assert!(EmbeddedSpec::parse(bad).is_err(), "{bad}");
         }

@@ -31,6 +31,10 @@ pub struct EmbeddedPolicy {
     name: String,
     model: SharedModel,
     params: GenerationParams,
+    /// The LoRA scale this policy generates at, set on the shared model before each
+    /// generation (free: the adapter is never merged), so policies at several scales can
+    /// share one loaded model.
+    lora_scale: Option<f32>,
 }
 
 impl EmbeddedPolicy {
@@ -47,7 +51,23 @@ impl EmbeddedPolicy {
                 stop: vec!["</function>".into(), "</tool_call>".into()],
                 ..GenerationParams::default()
             },
+            lora_scale: None,
         }
+    }
+
+    /// Samples at `temperature` with `seed` (default 0) instead of decoding greedily.
+    pub fn with_sampling(mut self, temperature: Option<f32>, seed: Option<u64>) -> Self {
+        if let Some(t) = temperature {
+            self.params.temperature = t;
+        }
+        self.params.seed = Some(seed.unwrap_or(0));
+        self
+    }
+
+    /// Generates at this LoRA scale whatever scale the shared model was left at.
+    pub fn with_lora_scale(mut self, scale: Option<f32>) -> Self {
+        self.lora_scale = scale;
+        self
     }
 }
 
@@ -95,15 +115,19 @@ impl Policy for EmbeddedPolicy {
         _task: &Task,
         messages: &[Message],
     ) -> Result<Completion, ModelError> {
-        let (model, params, chat) = (
+        let (model, params, chat, scale) = (
             Arc::clone(&self.model),
             self.params.clone(),
             to_chat(messages),
+            self.lora_scale,
         );
         let generation = tokio::task::spawn_blocking(move || {
             let mut model = model
                 .lock()
                 .map_err(|_| "the embedded model is poisoned by an earlier panic".to_string())?;
+            if let Some(scale) = scale {
+                model.set_lora_scale(scale);
+            }
             let chat = fit_context(&model, chat, params.max_tokens);
             let mut prompt = model.render_chat(&chat, true).map_err(|e| e.to_string())?;
             prompt.extend(

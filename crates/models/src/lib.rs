@@ -3,10 +3,11 @@
 //!
 //! | spec | what it is |
 //! |---|---|
-//! | `embedded[:PATH.gguf][+lora=DIR[@SCALE]]` | the in-process model; plain `embedded` is the cached SmolLM2-135M-Instruct |
+//! | `embedded[:PATH.gguf][+lora=DIR[@SCALE]][+temp=T][+seed=N]` | the in-process model; plain `embedded` is the cached SmolLM2-135M-Instruct; greedy unless `+temp` |
 //! | `scripted:gold` | replays the task's gold patch through the tools (a test and demo oracle) |
 //! | `scripted:FILE` | replays recorded replies from a JSON array of strings or JSONL `{"text": ...}` |
 //! | `openai:MODEL@URL` | any OpenAI-compatible chat server (vLLM, llama.cpp, Ollama); key from `OPENAI_API_KEY` |
+//! | `openai:MODEL@URL+lora@SCALE` | the same, with llama.cpp's per-request `"lora": [{"id": 0, "scale": SCALE}]`: the server's first adapter at SCALE |
 //! | supervisor `oracle` | judges against the gold patch; no model, no cost |
 //! | supervisor `anthropic:MODEL[@URL]` | Claude through the Messages API; key from `ANTHROPIC_API_KEY` |
 //! | supervisor `openai:MODEL@URL` | an OpenAI-compatible model as the judge |
@@ -47,10 +48,18 @@ pub enum PolicySpec {
     Embedded(EmbeddedSpec),
     ScriptedGold,
     ScriptedFile(PathBuf),
-    OpenAi { model: String, base_url: String },
+    OpenAi {
+        model: String,
+        base_url: String,
+        /// llama.cpp server's per-request scale for its adapter id 0 (`+lora@SCALE`).
+        lora_scale: Option<f32>,
+    },
 }
 
-const POLICY_HINT: &str = "expected embedded, embedded:PATH.gguf[+lora=DIR@SCALE], scripted:gold, scripted:FILE or openai:MODEL@URL";
+const POLICY_HINT: &str = "expected embedded, embedded:PATH.gguf[+lora=DIR@SCALE], scripted:gold, scripted:FILE or openai:MODEL@URL[+lora@SCALE]";
+
+/// The per-request LoRA suffix of an OpenAI-compatible policy.
+const SERVER_LORA: &str = "+lora@";
 
 impl std::str::FromStr for PolicySpec {
     type Err = SpecError;
@@ -71,8 +80,9 @@ impl std::str::FromStr for PolicySpec {
             "scripted" if rest == "gold" => Ok(PolicySpec::ScriptedGold),
             "scripted" if !rest.is_empty() => Ok(PolicySpec::ScriptedFile(PathBuf::from(rest))),
             "openai" => {
+                let (rest, lora_scale) = server_lora(spec, rest)?;
                 let (model, base_url) = model_at_url(spec, rest)?;
-                Ok(PolicySpec::OpenAi { model, base_url: base_url.ok_or_else(|| SpecError::Invalid(format!("`{spec}`: openai policies need a server, e.g. openai:qwen2.5-coder@http://127.0.0.1:8000/v1")))? })
+                Ok(PolicySpec::OpenAi { model, base_url: base_url.ok_or_else(|| SpecError::Invalid(format!("`{spec}`: openai policies need a server, e.g. openai:qwen2.5-coder@http://127.0.0.1:8000/v1")))?, lora_scale })
             }
             _ => Err(unknown()),
         }
@@ -125,6 +135,22 @@ impl std::str::FromStr for SupervisorSpec {
     }
 }
 
+/// Splits off a trailing `+lora@SCALE`.
+fn server_lora<'a>(spec: &str, rest: &'a str) -> Result<(&'a str, Option<f32>), SpecError> {
+    let Some(at) = rest.rfind(SERVER_LORA) else {
+        return Ok((rest, None));
+    };
+    let text = &rest[at + SERVER_LORA.len()..];
+    let scale = text
+        .parse::<f32>()
+        .ok()
+        .filter(|s| s.is_finite())
+        .ok_or_else(|| {
+            SpecError::Invalid(format!("`{spec}`: LoRA scale {text:?} is not a number"))
+        })?;
+    Ok((&rest[..at], Some(scale)))
+}
+
 /// Splits `MODEL@URL`; the model may itself contain `@` (Vertex ids), so the URL starts at the
 /// last `@` followed by a scheme.
 fn model_at_url(spec: &str, rest: &str) -> Result<(String, Option<String>), SpecError> {
@@ -155,6 +181,15 @@ impl PolicyMaker {
         }
     }
 
+    /// An embedded policy over a model that is already loaded (and may be shared with other
+    /// makers): each generation sets the model's LoRA scale to the spec's, so makers at
+    /// different scales share one load.
+    pub fn with_model(spec: EmbeddedSpec, model: SharedModel) -> Self {
+        let maker = PolicyMaker::new(PolicySpec::Embedded(spec));
+        let _ = maker.model.set(model);
+        maker
+    }
+
     /// Loads what the spec needs up front (the embedded model, fetched on first use), so a
     /// missing or broken model is reported before any episode starts. Blocking.
     pub fn prepare(&self) -> Result<(), SpecError> {
@@ -176,10 +211,11 @@ impl PolicyMaker {
                         "the embedded model was not loaded (call prepare first)".into(),
                     )
                 })?;
-                Ok(Box::new(EmbeddedPolicy::new(
-                    spec.to_string(),
-                    model.clone(),
-                )))
+                Ok(Box::new(
+                    EmbeddedPolicy::new(spec.to_string(), model.clone())
+                        .with_sampling(spec.temperature, spec.seed)
+                        .with_lora_scale(spec.lora.as_ref().map(|l| l.scale)),
+                ))
             }
             PolicySpec::ScriptedGold => Ok(Box::new(
                 ScriptedPolicy::gold(task).map_err(SpecError::Invalid)?,
@@ -187,12 +223,18 @@ impl PolicyMaker {
             PolicySpec::ScriptedFile(path) => Ok(Box::new(
                 ScriptedPolicy::from_file(path).map_err(SpecError::Invalid)?,
             )),
-            PolicySpec::OpenAi { model, base_url } => {
+            PolicySpec::OpenAi {
+                model,
+                base_url,
+                lora_scale,
+            } => {
                 let key = std::env::var("OPENAI_API_KEY")
                     .ok()
                     .filter(|k| !k.is_empty());
                 Ok(Box::new(
-                    RemotePolicy::openai(model, base_url, key).map_err(SpecError::Invalid)?,
+                    RemotePolicy::openai(model, base_url, key)
+                        .map_err(SpecError::Invalid)?
+                        .with_lora_scale(*lora_scale),
                 ))
             }
         }
@@ -249,8 +291,26 @@ mod tests {
                 .unwrap(),
             PolicySpec::OpenAi {
                 model: "qwen".into(),
-                base_url: "http://127.0.0.1:8000/v1".into()
+                base_url: "http://127.0.0.1:8000/v1".into(),
+                lora_scale: None,
             }
+        );
+        assert_eq!(
+            "openai:qwen@http://127.0.0.1:8080/v1+lora@0.25"
+                .parse::<PolicySpec>()
+                .unwrap(),
+            PolicySpec::OpenAi {
+                model: "qwen".into(),
+                base_url: "http://127.0.0.1:8080/v1".into(),
+                lora_scale: Some(0.25),
+            }
+        );
+        assert!(
+            "openai:qwen@http://h/v1+lora@big"
+                .parse::<PolicySpec>()
+                .unwrap_err()
+                .to_string()
+                .contains("\"big\"")
         );
         assert_eq!(
             "anthropic:claude-opus-4@20250514"

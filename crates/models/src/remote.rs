@@ -29,6 +29,15 @@ impl RemotePolicy {
             },
         })
     }
+
+    /// Asks a llama.cpp server to apply its adapter id 0 at `scale` on every request.
+    pub fn with_lora_scale(mut self, scale: Option<f32>) -> Self {
+        self.options.lora_scale = scale;
+        if let Some(s) = scale {
+            self.name = format!("{}+lora@{s}", self.name);
+        }
+        self
+    }
 }
 
 pub(crate) fn to_chat(messages: &[Message]) -> Vec<ChatMessage> {

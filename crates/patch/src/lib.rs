@@ -8,6 +8,7 @@
 
 mod apply;
 mod parse;
+mod render;
 
 pub use apply::apply_file;
 

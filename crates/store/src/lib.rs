@@ -20,7 +20,7 @@ use sqlx::sqlite::{
 };
 
 pub use loops::{LoopRound, RoundOutcome};
-pub use summary::{EpisodeDetail, RunSummary, StepRow, StoredEpisode};
+pub use summary::{EpisodeDetail, FinalPatch, RunSummary, StepRow, StoredEpisode};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

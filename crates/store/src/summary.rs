@@ -282,3 +282,38 @@ impl Store {
         Ok((detail, row.try_get("patch")?, report))
     }
 }
+
+/// What one final episode produced: the patch it submitted, its grade and what it cost. The
+/// ensemble reads these to choose among its members' patches.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FinalPatch {
+    pub task: String,
+    pub patch: String,
+    pub resolved: bool,
+    pub cost_usd: f64,
+}
+
+impl Store {
+    /// The final episode of each task of a run, oldest first; an episode that failed through the
+    /// agent's fault has an empty patch.
+    pub async fn final_patches(&self, run_id: &str) -> Result<Vec<FinalPatch>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT task_id, COALESCE(patch, '') AS patch, COALESCE(resolved, 0) AS resolved,
+                    policy_cost_usd + supervisor_cost_usd AS cost
+             FROM episodes WHERE run_id = $1 AND status IN ('finished', 'agent_error') ORDER BY id",
+        )
+        .bind(run_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(FinalPatch {
+                    task: r.try_get("task_id")?,
+                    patch: r.try_get("patch")?,
+                    resolved: r.try_get("resolved")?,
+                    cost_usd: r.try_get("cost")?,
+                })
+            })
+            .collect()
+    }
+}

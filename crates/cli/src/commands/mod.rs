@@ -1,12 +1,14 @@
 //! One module per subcommand; shared plumbing here.
 
 pub mod bench;
+pub mod ensemble;
 pub mod export;
 pub mod images;
 pub mod models;
 pub mod rounds;
 pub mod run;
 pub mod show;
+pub mod sweep;
 pub mod tasks;
 pub mod train;
 pub mod verify;
