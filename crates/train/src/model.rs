@@ -11,9 +11,9 @@
 //! The conversion to Hugging Face row order happens only when saving ([`crate::peft`]).
 
 use crate::error::{Result, TrainError};
-use apprentice_embedded::{LlamaConfig, Projection};
+use apprentice_embedded::{LlamaConfig, LoraAdapter, Projection};
 use candle_core::quantized::gguf_file::Content;
-use candle_core::{D, DType, Device, Tensor, Var};
+use candle_core::{CpuStorage, CustomOp1, D, DType, Device, Layout, Shape, Tensor, Var};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use std::path::Path;
 
@@ -82,6 +82,49 @@ pub struct LoraVars {
     pub b: Var,
 }
 
+/// `x · Wᵀ` with a frozen `W` `(out, in)`, as a custom op whose backward returns only the
+/// input's gradient `g · W`.
+///
+/// candle's `matmul` backward always computes both operands' gradients, so a plain
+/// `x.matmul(&w.t())` would also compute (and allocate, then drop) the `(out, in)` gradient
+/// of every frozen weight on every sequence: a third of the projections' FLOPs and a
+/// weight-sized buffer per layer, for nothing.
+#[derive(Debug, Clone)]
+struct FrozenMatmul(Tensor);
+
+impl CustomOp1 for FrozenMatmul {
+    fn name(&self) -> &'static str {
+        "frozen-matmul"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &CpuStorage,
+        layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (start, end) = layout.contiguous_offsets().ok_or_else(|| {
+            candle_core::Error::Msg("frozen-matmul needs a contiguous input".into())
+        })?;
+        let x = Tensor::from_slice(
+            &storage.as_slice::<f32>()?[start..end],
+            layout.shape(),
+            &Device::Cpu,
+        )?;
+        let y = x.matmul(&self.0.t()?)?;
+        let shape = y.shape().clone();
+        Ok((CpuStorage::F32(y.flatten_all()?.to_vec1::<f32>()?), shape))
+    }
+
+    fn bwd(&self, _x: &Tensor, _y: &Tensor, grad: &Tensor) -> candle_core::Result<Option<Tensor>> {
+        Ok(Some(grad.matmul(&self.0)?))
+    }
+}
+
+/// `x · wᵀ` for a frozen `w`; `x` is `(seq, in)`.
+fn frozen_matmul(x: &Tensor, w: &Tensor) -> Result<Tensor> {
+    Ok(x.contiguous()?.apply_op1(FrozenMatmul(w.clone()))?)
+}
+
 /// A frozen projection with an optional trainable adapter.
 #[derive(Debug)]
 struct Linear {
@@ -92,7 +135,7 @@ struct Linear {
 
 impl Linear {
     fn forward(&self, x: &Tensor, mode: Mode, factor: f64, dropout: f32) -> Result<Tensor> {
-        let y = x.matmul(&self.w.t()?)?;
+        let y = frozen_matmul(x, &self.w)?;
         match &self.lora {
             Some(l) if mode.lora => {
                 let xin = if mode.train && dropout > 0.0 {
@@ -236,6 +279,37 @@ impl TrainableLlama {
         })
     }
 
+    /// Loads the base like [`TrainableLlama::load`] with `adapter`'s rank, alpha and targets,
+    /// and its trained matrices as the starting values (to evaluate a saved adapter, or to
+    /// continue training it).
+    pub fn load_with_adapter(
+        path: &Path,
+        cfg: &LlamaConfig,
+        adapter: &LoraAdapter,
+    ) -> Result<Self> {
+        if adapter.use_rslora {
+            return Err(TrainError::Config(format!(
+                "{}: rsLoRA adapters are not supported by the trainer",
+                adapter.dir.display()
+            )));
+        }
+        let lora = LoraConfig {
+            rank: adapter.r,
+            alpha: adapter.alpha,
+            dropout: 0.0,
+            targets: adapter.targets(),
+            seed: 0,
+        };
+        let model = Self::load(path, cfg, &lora)?;
+        for (layer, proj, vars) in model.lora_vars() {
+            if let Some((a, b)) = adapter.matrices(layer, proj) {
+                vars.a.set(a)?;
+                vars.b.set(b)?;
+            }
+        }
+        Ok(model)
+    }
+
     /// Model hyper-parameters.
     pub fn config(&self) -> &LlamaConfig {
         &self.cfg
@@ -295,7 +369,7 @@ impl TrainableLlama {
             x = self.block(b, &x, &cos, &sin, &mask, mode)?;
         }
         let x = candle_nn::ops::rms_norm_slow(&x, &self.norm, self.cfg.rms_eps)?;
-        Ok(x.matmul(&self.head.t()?)?)
+        frozen_matmul(&x, &self.head)
     }
 
     fn block(
