@@ -31,7 +31,6 @@ from transformers import AutoModelForCausalLM
 
 # Tolerances (logits of SmolLM2 are O(10); max |logit| is reported alongside).
 F32_MAX_ABS = 1e-2  # same f32 weights, different summation order
-KERNEL_MAX_ABS = 1.5  # Q8 activations + f16 attention vs f32: quantization noise
 KERNEL_TOP1 = 0.9  # fraction of positions whose argmax agrees
 EFFECT_REL = 0.05  # |effect_ours - effect_peft|_max / |effect_peft|_max, f32 path
 KERNEL_EFFECT_REL = 0.25  # the same on the kernel path
@@ -151,7 +150,12 @@ def main():
         "f32_base_max_abs": worst("f32", "base", "max_abs") <= F32_MAX_ABS,
         "f32_lora_max_abs": worst("f32", "lora", "max_abs") <= F32_MAX_ABS,
         "f32_effect_rel": worst_effect("f32") <= EFFECT_REL,
-        "kernel_lora_max_abs": worst("kernel", "lora", "max_abs") <= KERNEL_MAX_ABS,
+        # The kernel's adapted logits may be off by its base noise plus its effect error.
+        "kernel_lora_max_abs": all(
+            r["kernel"]["lora"]["max_abs"]
+            <= r["kernel"]["base"]["max_abs"] + KERNEL_EFFECT_REL * r["peft_effect_max_abs"]
+            for r in prompts
+        ),
         "kernel_lora_top1": worst("kernel", "lora", "top1_agree", min) >= KERNEL_TOP1,
         "kernel_effect_rel": worst_effect("kernel") <= KERNEL_EFFECT_REL,
         "adapter_not_trivial": min(r["peft_effect_max_abs"] for r in prompts) > 1e-2,
@@ -162,7 +166,6 @@ def main():
         "names": names,
         "tolerances": {
             "f32_max_abs": F32_MAX_ABS,
-            "kernel_max_abs": KERNEL_MAX_ABS,
             "kernel_top1": KERNEL_TOP1,
             "effect_rel": EFFECT_REL,
             "kernel_effect_rel": KERNEL_EFFECT_REL,

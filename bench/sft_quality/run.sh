@@ -9,12 +9,13 @@
 #    held-out tasks' clean rows as --eval: their assistant-token loss before (adapter off)
 #    and after;
 # 4. parse rate: `apprentice run --policy embedded` and `--policy embedded+lora=ADAPTER` on
-#    the same tasks (EVAL_TASKS, default all demo tasks), no supervisor, MAX_STEPS turns each,
+#    the same tasks (EVAL_TASKS; default: the held-out tasks and EVAL_TRAIN_TASKS (4) training
+#    tasks), no supervisor, MAX_STEPS turns each,
 #    greedy decoding: 1 - format_errors / proposals.
 #
 # Prints the numbers and one JSON document; keeps everything in OUT (default
 # bench/sft_quality/out). Knobs: OUT, VARIANTS (12), HOLDOUT (0.25), EPOCHS (1),
-# MAX_TOKENS (2048), LR (2e-4), MAX_STEPS (4), EVAL_TASKS ("" = all), CARGO_TARGET_DIR.
+# MAX_TOKENS (2048), LR (2e-4), MAX_STEPS (4), EVAL_TASKS, EVAL_TRAIN_TASKS, CARGO_TARGET_DIR.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 HERE="$ROOT/bench/sft_quality"
@@ -58,8 +59,13 @@ if [ ! -f "$OUT/adapter/adapter_model.safetensors" ]; then
 fi
 
 # 4. Tool-call parse rate, base vs adapter, same tasks and steps, greedy.
+if [ -z "${EVAL_TASKS:-}" ]; then
+    TRAIN_TASKS="$(python3 -c 'import json,sys; print(" ".join(sorted({json.loads(l)["task"] for l in open(sys.argv[1])})[:int(sys.argv[2])]))' "$OUT/clean.jsonl" "${EVAL_TRAIN_TASKS:-4}")"
+    EVAL_TASKS="$HELD_OUT_TASKS $TRAIN_TASKS"
+fi
 TASK_ARGS=()
-for t in ${EVAL_TASKS:-}; do TASK_ARGS+=(--task "$t"); done
+for t in $EVAL_TASKS; do TASK_ARGS+=(--task "$t"); done
+log "parse-rate tasks: $EVAL_TASKS"
 for policy in embedded "embedded+lora=$OUT/adapter"; do
     name="parse-$( [ "$policy" = embedded ] && echo base || echo lora)"
     have_run "$name" && continue
