@@ -15,14 +15,16 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def timed(cmd, env):
-    """Runs cmd under /usr/bin/time -v; returns (last stdout line as JSON, peak RSS MiB)."""
+    """Runs cmd under /usr/bin/time -v; returns (its JSON output, peak RSS MiB)."""
     with tempfile.NamedTemporaryFile("r", suffix=".time") as t:
         out = subprocess.run(["/usr/bin/time", "-v", "-o", t.name, *cmd], env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         if out.returncode != 0:
             sys.exit(f"failed: {' '.join(cmd)}\n{out.stderr[-3000:]}")
         kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", t.read()).group(1))
-    return json.loads(out.stdout.strip().splitlines()[-1]), kb / 1024
+    text = out.stdout.strip()
+    doc = text[text.index("{"):] if text.startswith("{") else text.splitlines()[-1]
+    return json.loads(doc), kb / 1024
 
 
 def main():
