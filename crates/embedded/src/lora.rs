@@ -176,6 +176,20 @@ impl LoraAdapter {
         self.pairs.len()
     }
 
+    /// `(A, B)` of one adapted projection, `B` in the base model's (GGUF) row order; for a
+    /// trainer that evaluates or continues a saved adapter.
+    pub fn matrices(&self, layer: usize, proj: Projection) -> Option<(&Tensor, &Tensor)> {
+        self.pairs.get(&(layer, proj)).map(|p| (&p.a, &p.b))
+    }
+
+    /// The projections the adapter targets (in any layer), in [`Projection::ALL`] order.
+    pub fn targets(&self) -> Vec<Projection> {
+        Projection::ALL
+            .into_iter()
+            .filter(|p| self.pairs.keys().any(|(_, q)| q == p))
+            .collect()
+    }
+
     pub(crate) fn take(&mut self, layer: usize, proj: Projection) -> Option<LoraPair> {
         self.pairs.remove(&(layer, proj))
     }

@@ -170,20 +170,79 @@ fn malformed(path: &Path, line: usize, detail: impl Into<String>) -> TrainError 
     }
 }
 
-fn check_roles(path: &Path, line: usize, msgs: &[Message], what: &str) -> Result<()> {
-    for m in msgs {
+/// Chat-template markup of other model families (and ChatML's own special tokens), which in
+/// a message's text means the row was rendered for another template: training on it would
+/// teach the model a foreign format, and ChatML's tokens would break the turn structure.
+const FOREIGN_MARKUP: [(&str, &str); 10] = [
+    ("<|start_header_id|>", "Llama 3"),
+    ("<|eot_id|>", "Llama 3"),
+    ("<|begin_of_text|>", "Llama 3"),
+    ("[INST]", "Llama 2 / Mistral"),
+    ("[/INST]", "Llama 2 / Mistral"),
+    ("<start_of_turn>", "Gemma"),
+    ("<|assistant|>", "Zephyr / Phi"),
+    ("<|im_start|>", "an already rendered ChatML"),
+    ("<|im_end|>", "an already rendered ChatML"),
+    ("<|endoftext|>", "an already rendered ChatML"),
+];
+
+fn check_messages(path: &Path, line: usize, msgs: &[Message], what: &str) -> Result<()> {
+    for (i, m) in msgs.iter().enumerate() {
         if !matches!(m.role.as_str(), "system" | "user" | "assistant") {
             return Err(malformed(
                 path,
                 line,
                 format!(
-                    "{what}: unknown role {:?} (expected system, user or assistant)",
+                    "{what}[{i}]: role {:?} cannot be rendered with ChatML here (expected system, user or assistant; tool results are user turns)",
                     m.role
+                ),
+            ));
+        }
+        if let Some((mark, family)) = FOREIGN_MARKUP
+            .iter()
+            .find(|(mark, _)| m.content.contains(mark))
+        {
+            return Err(malformed(
+                path,
+                line,
+                format!(
+                    "{what}[{i}] contains {mark:?}, {family} chat-template markup: export plain messages and let the model's template render them"
                 ),
             ));
         }
     }
     Ok(())
+}
+
+/// What a row of another dataset format is, for a clearer message than serde's.
+fn foreign_format(text: &str) -> Option<&'static str> {
+    let value: serde_json::Value = serde_json::from_str(text).ok()?;
+    let obj = value.as_object()?;
+    if obj.contains_key("input_ids") || obj.contains_key("tokens") {
+        return Some("a token-id row (ids belong to the tokenizer that made them)");
+    }
+    if obj.get("text").is_some_and(serde_json::Value::is_string) {
+        return Some("a plain-text row (\"text\", already rendered with some chat template)");
+    }
+    ["prompt", "chosen", "rejected", "completion"]
+        .iter()
+        .any(|k| obj.get(*k).is_some_and(serde_json::Value::is_string))
+        .then_some("a row of strings (TRL's standard format, not its conversational one)")
+}
+
+fn parse_row<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    line: usize,
+    text: &str,
+    expected: &str,
+) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| {
+        let detail = match foreign_format(text) {
+            Some(what) => format!("{what}; expected {expected} of plain messages"),
+            None => format!("not {expected}: {e}"),
+        };
+        malformed(path, line, detail)
+    })
 }
 
 fn finish<T>(path: &Path, rows: Vec<T>, dropped_long: usize) -> Result<Vec<T>> {
@@ -216,14 +275,8 @@ pub fn load_sft(path: &Path, model: &EmbeddedModel, limits: LoadLimits) -> Resul
         if limits.max_rows.is_some_and(|m| out.len() >= m) {
             break;
         }
-        let row: SftRow = serde_json::from_str(&text).map_err(|e| {
-            malformed(
-                path,
-                line,
-                format!("not an SFT row ({{\"messages\": [...]}}): {e}"),
-            )
-        })?;
-        check_roles(path, line, &row.messages, "messages")?;
+        let row: SftRow = parse_row(path, line, &text, "an SFT row ({\"messages\": [...]})")?;
+        check_messages(path, line, &row.messages, "messages")?;
         let weight = row.weight.unwrap_or(1.0);
         if !(weight.is_finite() && weight >= 0.0) {
             return Err(malformed(
@@ -263,16 +316,15 @@ pub fn load_dpo(path: &Path, model: &EmbeddedModel, limits: LoadLimits) -> Resul
         if limits.max_rows.is_some_and(|m| out.len() >= m) {
             break;
         }
-        let row: DpoRow = serde_json::from_str(&text).map_err(|e| {
-            malformed(
-                path,
-                line,
-                format!("not a preference row ({{\"prompt\", \"chosen\", \"rejected\"}}): {e}"),
-            )
-        })?;
-        check_roles(path, line, &row.prompt, "prompt")?;
-        check_roles(path, line, &row.chosen, "chosen")?;
-        check_roles(path, line, &row.rejected, "rejected")?;
+        let row: DpoRow = parse_row(
+            path,
+            line,
+            &text,
+            "a preference row ({\"prompt\", \"chosen\", \"rejected\"})",
+        )?;
+        check_messages(path, line, &row.prompt, "prompt")?;
+        check_messages(path, line, &row.chosen, "chosen")?;
+        check_messages(path, line, &row.rejected, "rejected")?;
         let n = row.prompt.len();
         let side = |completion: &[Message], what: &str| -> Result<Sequence> {
             let mut msgs = row.prompt.clone();

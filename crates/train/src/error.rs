@@ -53,6 +53,25 @@ pub enum TrainError {
         /// The last checkpoint written before it, if any.
         checkpoint: Option<PathBuf>,
     },
+    /// The gradient norm became NaN or infinite (with a finite loss); the step was not
+    /// applied and the last good checkpoint is kept.
+    #[error("gradient norm is {norm} at step {step}; training stopped{}", checkpoint.as_ref().map(|p| format!(", last good checkpoint: {}", p.display())).unwrap_or_default())]
+    NonFiniteGradient {
+        /// Optimizer step (1-based) at which it happened.
+        step: usize,
+        /// The offending norm.
+        norm: f64,
+        /// The last checkpoint written before it, if any.
+        checkpoint: Option<PathBuf>,
+    },
+    /// An adapter about to be saved holds NaN or infinite values; nothing was written.
+    #[error("{}: not saved, tensor {tensor} holds NaN or infinite values", dir.display())]
+    NonFiniteAdapter {
+        /// Where it would have gone.
+        dir: PathBuf,
+        /// The first offending tensor.
+        tensor: String,
+    },
 }
 
 impl TrainError {

@@ -11,9 +11,9 @@
 //! The conversion to Hugging Face row order happens only when saving ([`crate::peft`]).
 
 use crate::error::{Result, TrainError};
-use apprentice_embedded::{LlamaConfig, Projection};
+use apprentice_embedded::{LlamaConfig, LoraAdapter, Projection};
 use candle_core::quantized::gguf_file::Content;
-use candle_core::{D, DType, Device, Tensor, Var};
+use candle_core::{CpuStorage, CustomOp1, D, DType, Device, Layout, Shape, Tensor, Var};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use std::path::Path;
 
@@ -82,6 +82,100 @@ pub struct LoraVars {
     pub b: Var,
 }
 
+/// `x · Wᵀ` with a frozen `W` `(out, in)`, as a custom op whose backward returns only the
+/// input's gradient `g · W`.
+///
+/// candle's `matmul` backward always computes both operands' gradients, so a plain
+/// `x.matmul(&w.t())` would also compute (and allocate, then drop) the `(out, in)` gradient
+/// of every frozen weight on every sequence: a third of the projections' FLOPs and a
+/// weight-sized buffer per layer, for nothing.
+#[derive(Debug, Clone)]
+struct FrozenMatmul(Tensor);
+
+impl CustomOp1 for FrozenMatmul {
+    fn name(&self) -> &'static str {
+        "frozen-matmul"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &CpuStorage,
+        layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let y = input_tensor(storage, layout)?.matmul(&self.0.t()?)?;
+        let shape = y.shape().clone();
+        Ok((CpuStorage::F32(y.flatten_all()?.to_vec1::<f32>()?), shape))
+    }
+
+    fn bwd(&self, _x: &Tensor, _y: &Tensor, grad: &Tensor) -> candle_core::Result<Option<Tensor>> {
+        Ok(Some(grad.matmul(&self.0)?))
+    }
+}
+
+/// A contiguous view of a custom op's input as a fresh (untracked) tensor.
+fn input_tensor(storage: &CpuStorage, layout: &Layout) -> candle_core::Result<Tensor> {
+    let (start, end) = layout
+        .contiguous_offsets()
+        .ok_or_else(|| candle_core::Error::Msg("custom op needs a contiguous input".into()))?;
+    Tensor::from_slice(
+        &storage.as_slice::<f32>()?[start..end],
+        layout.shape(),
+        &Device::Cpu,
+    )
+}
+
+/// `softmax(scale · s + causal mask)` over the last dimension of attention scores
+/// `(.., seq, seq)`, as one op.
+///
+/// Composed from candle's ops, the scaling, the mask and the softmax's five steps each keep a
+/// `(heads, seq, seq)` tensor alive for the backward pass, in every layer: at a thousand
+/// tokens that is most of the trainer's memory. Here only the probabilities are kept, and the
+/// backward is the softmax's closed form `scale · y ⊙ (g − Σ g ⊙ y)`.
+#[derive(Debug, Clone, Copy)]
+struct CausalSoftmax {
+    scale: f32,
+}
+
+impl CustomOp1 for CausalSoftmax {
+    fn name(&self) -> &'static str {
+        "causal-softmax"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &CpuStorage,
+        layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let scores = input_tensor(storage, layout)?;
+        let seq = scores.dim(D::Minus1)?;
+        let mut y = scores.flatten_all()?.to_vec1::<f32>()?;
+        for (r, row) in y.chunks_mut(seq).enumerate() {
+            let (keep, hidden) = row.split_at_mut(r % seq + 1);
+            let max = keep.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+            let mut sum = 0.0;
+            for v in keep.iter_mut() {
+                *v = ((*v - max) * self.scale).exp();
+                sum += *v;
+            }
+            keep.iter_mut().for_each(|v| *v /= sum);
+            hidden.fill(0.0);
+        }
+        Ok((CpuStorage::F32(y), layout.shape().clone()))
+    }
+
+    fn bwd(&self, _s: &Tensor, y: &Tensor, grad: &Tensor) -> candle_core::Result<Option<Tensor>> {
+        let dot = (grad * y)?.sum_keepdim(D::Minus1)?;
+        Ok(Some(
+            (grad.broadcast_sub(&dot)? * y)?.affine(f64::from(self.scale), 0.0)?,
+        ))
+    }
+}
+
+/// `x · wᵀ` for a frozen `w`; `x` is `(seq, in)`.
+fn frozen_matmul(x: &Tensor, w: &Tensor) -> Result<Tensor> {
+    Ok(x.contiguous()?.apply_op1(FrozenMatmul(w.clone()))?)
+}
+
 /// A frozen projection with an optional trainable adapter.
 #[derive(Debug)]
 struct Linear {
@@ -92,7 +186,7 @@ struct Linear {
 
 impl Linear {
     fn forward(&self, x: &Tensor, mode: Mode, factor: f64, dropout: f32) -> Result<Tensor> {
-        let y = x.matmul(&self.w.t()?)?;
+        let y = frozen_matmul(x, &self.w)?;
         match &self.lora {
             Some(l) if mode.lora => {
                 let xin = if mode.train && dropout > 0.0 {
@@ -236,6 +330,37 @@ impl TrainableLlama {
         })
     }
 
+    /// Loads the base like [`TrainableLlama::load`] with `adapter`'s rank, alpha and targets,
+    /// and its trained matrices as the starting values (to evaluate a saved adapter, or to
+    /// continue training it).
+    pub fn load_with_adapter(
+        path: &Path,
+        cfg: &LlamaConfig,
+        adapter: &LoraAdapter,
+    ) -> Result<Self> {
+        if adapter.use_rslora {
+            return Err(TrainError::Config(format!(
+                "{}: rsLoRA adapters are not supported by the trainer",
+                adapter.dir.display()
+            )));
+        }
+        let lora = LoraConfig {
+            rank: adapter.r,
+            alpha: adapter.alpha,
+            dropout: 0.0,
+            targets: adapter.targets(),
+            seed: 0,
+        };
+        let model = Self::load(path, cfg, &lora)?;
+        for (layer, proj, vars) in model.lora_vars() {
+            if let Some((a, b)) = adapter.matrices(layer, proj) {
+                vars.a.set(a)?;
+                vars.b.set(b)?;
+            }
+        }
+        Ok(model)
+    }
+
     /// Model hyper-parameters.
     pub fn config(&self) -> &LlamaConfig {
         &self.cfg
@@ -316,12 +441,11 @@ impl TrainableLlama {
         let mut x = self.embed.index_select(&ids, 0)?;
         let cos = self.cos.narrow(0, 0, seq)?;
         let sin = self.sin.narrow(0, 0, seq)?;
-        let mask = causal_mask(seq)?;
         for b in &self.blocks {
-            x = self.block(b, &x, &cos, &sin, &mask, mode)?;
+            x = self.block(b, &x, &cos, &sin, mode)?;
         }
         let x = candle_nn::ops::rms_norm_slow(&x, &self.norm, self.cfg.rms_eps)?;
-        Ok(x.matmul(&self.head.t()?)?)
+        frozen_matmul(&x, &self.head)
     }
 
     fn block(
@@ -330,7 +454,6 @@ impl TrainableLlama {
         x: &Tensor,
         cos: &Tensor,
         sin: &Tensor,
-        mask: &Tensor,
         mode: Mode,
     ) -> Result<Tensor> {
         let cfg = &self.cfg;
@@ -360,8 +483,9 @@ impl TrainableLlama {
                 .reshape((1, cfg.n_head, seq, hd))?)
         };
         let (k, v) = (repeat(k)?, repeat(v)?);
-        let scores = (q.matmul(&k.t()?)? * (1.0 / (hd as f64).sqrt()))?.broadcast_add(mask)?;
-        let probs = candle_nn::ops::softmax(&scores, D::Minus1)?;
+        let probs = q.matmul(&k.t()?)?.contiguous()?.apply_op1(CausalSoftmax {
+            scale: 1.0 / (hd as f32).sqrt(),
+        })?;
         let attn = probs
             .matmul(&v)?
             .squeeze(0)?
@@ -373,14 +497,6 @@ impl TrainableLlama {
         let up = lin(Projection::Up, &h)?;
         Ok((&x + lin(Projection::Down, &(gate * up)?)?)?)
     }
-}
-
-/// `-inf` above the diagonal; a constant, so it carries no gradient.
-fn causal_mask(seq: usize) -> Result<Tensor> {
-    let data: Vec<f32> = (0..seq)
-        .flat_map(|i| (0..seq).map(move |j| if j > i { f32::NEG_INFINITY } else { 0.0 }))
-        .collect();
-    Ok(Tensor::from_vec(data, (seq, seq), &Device::Cpu)?)
 }
 
 /// The same tables as the embedded model (`pos · theta^(-2i/hd)`, computed in f64).
@@ -401,4 +517,68 @@ fn rope_tables(cfg: &LlamaConfig) -> Result<(Tensor, Tensor)> {
         Tensor::from_vec(cos, (n, half), &Device::Cpu)?,
         Tensor::from_vec(sin, (n, half), &Device::Cpu)?,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fused ops give the composed ops' values and input gradients.
+    #[test]
+    fn custom_ops_match_composed_ops_and_their_gradients() {
+        let dev = Device::Cpu;
+        let data = |n: usize, seed: u64| -> Vec<f32> {
+            let mut rng = StdRng::seed_from_u64(seed);
+            (0..n).map(|_| rng.random_range(-2.0..2.0)).collect()
+        };
+        let (heads, seq, scale) = (2, 5, 0.7f32);
+        let s = Var::from_vec(data(heads * seq * seq, 1), (1, heads, seq, seq), &dev).unwrap();
+        let w = Tensor::from_vec(data(heads * seq * seq, 2), s.shape(), &dev).unwrap();
+        let mask: Vec<f32> = (0..seq * seq)
+            .map(|k| {
+                if k % seq > k / seq {
+                    f32::NEG_INFINITY
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let mask = Tensor::from_vec(mask, (seq, seq), &dev).unwrap();
+        let fused = s.apply_op1(CausalSoftmax { scale }).unwrap();
+        let composed = candle_nn::ops::softmax(
+            &(s.as_tensor() * f64::from(scale))
+                .unwrap()
+                .broadcast_add(&mask)
+                .unwrap(),
+            D::Minus1,
+        )
+        .unwrap();
+        let x = Var::from_vec(data(3 * 4, 3), (3, 4), &dev).unwrap();
+        let m = Tensor::from_vec(data(6 * 4, 4), (6, 4), &dev).unwrap();
+        let mw = Tensor::from_vec(data(3 * 6, 5), (3, 6), &dev).unwrap();
+        let pairs = [
+            (fused, composed, s.as_tensor().clone(), w),
+            (
+                frozen_matmul(x.as_tensor(), &m).unwrap(),
+                x.matmul(&m.t().unwrap()).unwrap(),
+                x.as_tensor().clone(),
+                mw,
+            ),
+        ];
+        for (ours, reference, input, weights) in pairs {
+            let diff = (&ours - &reference).unwrap().abs().unwrap();
+            assert!(diff.max_all().unwrap().to_scalar::<f32>().unwrap() < 1e-5);
+            let grad = |t: &Tensor| {
+                let g = (t * &weights)
+                    .unwrap()
+                    .sum_all()
+                    .unwrap()
+                    .backward()
+                    .unwrap();
+                g.get(&input).unwrap().clone()
+            };
+            let diff = (grad(&ours) - grad(&reference)).unwrap().abs().unwrap();
+            assert!(diff.max_all().unwrap().to_scalar::<f32>().unwrap() < 1e-5);
+        }
+    }
 }

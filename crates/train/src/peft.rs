@@ -104,6 +104,8 @@ pub fn fold_adapter(model: &mut TrainableLlama, dir: &Path) -> Result<()> {
 /// Both files are written to temporary names first and renamed, so a crash mid-save never
 /// leaves a half-written checkpoint where a good one was.
 pub fn save_adapter(model: &TrainableLlama, dir: &Path, base_model: &str) -> Result<()> {
+    let tensors = adapter_tensors(model)?;
+    check_finite(dir, &tensors)?;
     std::fs::create_dir_all(dir).map_err(|e| TrainError::io(dir, e))?;
     let lora = model.lora_config();
     let mut targets: Vec<&str> = lora.targets.iter().map(|p| p.hf_name()).collect();
@@ -132,8 +134,25 @@ pub fn save_adapter(model: &TrainableLlama, dir: &Path, base_model: &str) -> Res
     std::fs::write(&cfg_tmp, text).map_err(|e| TrainError::io(&cfg_tmp, e))?;
     let st_path = dir.join("adapter_model.safetensors");
     let st_tmp = dir.join("adapter_model.safetensors.tmp");
-    candle_core::safetensors::save(&adapter_tensors(model)?, &st_tmp)?;
+    candle_core::safetensors::save(&tensors, &st_tmp)?;
     std::fs::rename(&st_tmp, &st_path).map_err(|e| TrainError::io(&st_path, e))?;
     std::fs::rename(&cfg_tmp, &cfg_path).map_err(|e| TrainError::io(&cfg_path, e))?;
+    Ok(())
+}
+
+/// Refuses an adapter with NaN or infinite values: such a file would load and silently
+/// produce garbage (or NaN logits) in every consumer.
+fn check_finite(dir: &Path, tensors: &HashMap<String, Tensor>) -> Result<()> {
+    let mut names: Vec<&String> = tensors.keys().collect();
+    names.sort();
+    for name in names {
+        let values = tensors[name].flatten_all()?.to_vec1::<f32>()?;
+        if values.iter().any(|v| !v.is_finite()) {
+            return Err(TrainError::NonFiniteAdapter {
+                dir: dir.to_path_buf(),
+                tensor: name.clone(),
+            });
+        }
+    }
     Ok(())
 }

@@ -137,6 +137,11 @@ pub struct TrainReport {
     pub checkpoints: Vec<PathBuf>,
     /// The final adapter directory.
     pub adapter: PathBuf,
+    /// Tokens through the policy's forward and backward passes (SFT: the rows' lengths;
+    /// DPO: chosen plus rejected lengths), for throughput.
+    pub tokens: usize,
+    /// Wall-clock seconds of the optimisation (data loading and model loading excluded).
+    pub seconds: f64,
 }
 
 /// `(logits[..n-1], tokens[1..], mask[1..])`: next-token targets of a sequence.
@@ -196,19 +201,22 @@ impl Accumulator {
         Ok(())
     }
 
-    /// The accumulated gradients, clipped to `max_norm`, as a store for the optimizer.
-    fn take(&mut self, max_norm: Option<f64>) -> Result<GradStore> {
-        let mut scale = 1.0;
-        if let Some(max) = max_norm {
-            let mut sq = 0f64;
-            for g in self.grads.iter().flatten() {
-                sq += f64::from(g.sqr()?.sum_all()?.to_scalar::<f32>()?);
-            }
-            let norm = sq.sqrt();
-            if norm > max {
-                scale = max / (norm + 1e-6);
-            }
+    /// The global norm of the accumulated gradients.
+    fn norm(&self) -> Result<f64> {
+        let mut sq = 0f64;
+        for g in self.grads.iter().flatten() {
+            sq += f64::from(g.sqr()?.sum_all()?.to_scalar::<f32>()?);
         }
+        Ok(sq.sqrt())
+    }
+
+    /// The accumulated gradients, clipped to `max_norm` (given their `norm`), as a store for
+    /// the optimizer.
+    fn take(&mut self, norm: f64, max_norm: Option<f64>) -> Result<GradStore> {
+        let scale = match max_norm {
+            Some(max) if norm > max => max / (norm + 1e-6),
+            _ => 1.0,
+        };
         let mut store = GradStore::default();
         for (v, g) in self.vars.iter().zip(&mut self.grads) {
             if let Some(g) = g.take() {
@@ -226,6 +234,8 @@ trait Objective {
     fn len(&self) -> usize;
     /// Normaliser of a step made of examples `idx` (tokens for SFT, pairs for DPO).
     fn denominator(&self, idx: &[usize]) -> f64;
+    /// Tokens example `i` puts through the trained forward pass.
+    fn tokens(&self, i: usize) -> usize;
     /// The example's loss divided by `denom` (differentiable) and its DPO statistics.
     fn loss(
         &self,
@@ -247,6 +257,10 @@ impl Objective for Sft<'_> {
             .map(|&i| self.0[i].seq.trained())
             .sum::<usize>()
             .max(1) as f64
+    }
+
+    fn tokens(&self, i: usize) -> usize {
+        self.0[i].seq.tokens.len()
     }
 
     fn loss(
@@ -273,6 +287,10 @@ impl Objective for Dpo<'_> {
 
     fn denominator(&self, idx: &[usize]) -> f64 {
         idx.len().max(1) as f64
+    }
+
+    fn tokens(&self, i: usize) -> usize {
+        self.pairs[i].chosen.tokens.len() + self.pairs[i].rejected.tokens.len()
     }
 
     fn loss(
@@ -361,6 +379,8 @@ fn run(
     let mut log = Vec::with_capacity(total);
     let mut checkpoints: Vec<PathBuf> = Vec::new();
     let mut step = 0;
+    let mut tokens = 0;
+    let started = std::time::Instant::now();
     for epoch in 1..=cfg.epochs {
         order.shuffle(&mut rng);
         for chunk in order.chunks(cfg.grad_accum) {
@@ -373,6 +393,7 @@ fn run(
                 let (loss, r) = obj.loss(model, i, denom)?;
                 loss_sum += loss.to_scalar::<f32>()?;
                 rewards.extend(r);
+                tokens += obj.tokens(i);
                 acc.add(&loss.backward()?)?;
             }
             // DPO losses are already means per pair (divided by the pair count).
@@ -384,8 +405,16 @@ fn run(
                     checkpoint: checkpoints.last().cloned(),
                 });
             }
+            let norm = acc.norm()?;
+            if !norm.is_finite() {
+                return Err(TrainError::NonFiniteGradient {
+                    step,
+                    norm,
+                    checkpoint: checkpoints.last().cloned(),
+                });
+            }
             opt.set_learning_rate(lr);
-            opt.step(&acc.take(cfg.max_grad_norm)?)?;
+            opt.step(&acc.take(norm, cfg.max_grad_norm)?)?;
             let rewards = mean_rewards(&rewards);
             match rewards {
                 Some(r) => tracing::info!(
@@ -424,6 +453,8 @@ fn run(
         log,
         checkpoints,
         adapter: out.to_path_buf(),
+        tokens,
+        seconds: started.elapsed().as_secs_f64(),
     })
 }
 

@@ -299,3 +299,118 @@ fn sft_steps_lower_the_loss_and_nan_keeps_the_checkpoint() {
         saved
     );
 }
+
+#[test]
+fn rows_for_another_template_or_tokenizer_are_named() {
+    let t = tiny();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sft_cases = [
+        (
+            "llama3.jsonl",
+            r#"{"messages":[{"role":"user","content":"<|start_header_id|>user<|end_header_id|>\n\nhi<|eot_id|>"},{"role":"assistant","content":"ok"}]}"#,
+            "Llama 3",
+        ),
+        (
+            "mistral.jsonl",
+            r#"{"messages":[{"role":"user","content":"[INST] hi [/INST]"},{"role":"assistant","content":"ok"}]}"#,
+            "Mistral",
+        ),
+        (
+            "rendered.jsonl",
+            r#"{"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"ok<|im_end|>\n<|im_start|>user\nmore"}]}"#,
+            "ChatML",
+        ),
+        (
+            "ids.jsonl",
+            r#"{"input_ids":[1,2,3],"labels":[-100,2,3]}"#,
+            "token-id row",
+        ),
+        (
+            "text.jsonl",
+            r#"{"text":"<s>[INST] hi [/INST] ok</s>"}"#,
+            "plain-text row",
+        ),
+        (
+            "tool.jsonl",
+            r#"{"messages":[{"role":"user","content":"hi"},{"role":"tool","content":"out"},{"role":"assistant","content":"ok"}]}"#,
+            "messages[1]: role \"tool\"",
+        ),
+    ];
+    for (name, row, needle) in sft_cases {
+        let path = write(dir.path(), name, &format!("{row}\n"));
+        let err = load_sft(&path, &t.embedded, LoadLimits::default()).expect_err(name);
+        let msg = err.to_string();
+        assert!(
+            matches!(err, TrainError::Malformed { line: 1, .. }),
+            "{msg}"
+        );
+        assert!(msg.contains(name) && msg.contains(needle), "{msg}");
+    }
+    let strings = write(
+        dir.path(),
+        "standard.jsonl",
+        r#"{"prompt":"say the","chosen":"the","rejected":"an"}"#,
+    );
+    let err = load_dpo(&strings, &t.embedded, LoadLimits::default()).expect_err("strings");
+    assert!(err.to_string().contains("row of strings"), "{err}");
+}
+
+#[test]
+fn a_diverging_run_stops_and_never_saves_a_non_finite_adapter() {
+    let t = tiny();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let model = trainable(&t, &LoraConfig::default());
+    let v = &model.vars()[1];
+    v.set(&(v.as_tensor().ones_like().expect("ones") * f64::INFINITY).expect("inf"))
+        .expect("set");
+    let refused = dir.path().join("refused");
+    let err = save_adapter(&model, &refused, "tiny").expect_err("inf adapter");
+    assert!(matches!(err, TrainError::NonFiniteAdapter { .. }), "{err}");
+    assert!(!refused.exists(), "nothing is written");
+
+    // A learning rate this large makes the weights overflow after the first step: training
+    // stops with an error naming the last checkpoint, which is finite and loads, and the
+    // adapter directory gets no final adapter.
+    let data = write(dir.path(), "sft.jsonl", SFT_ROWS);
+    let rows = load_sft(&data, &t.embedded, LoadLimits::default()).expect("load");
+    let model = trainable(&t, &LoraConfig::default());
+    let cfg = TrainConfig {
+        lr: 1e30,
+        epochs: 3,
+        grad_accum: rows.len(),
+        warmup_ratio: 0.0,
+        max_grad_norm: None,
+        ..Default::default()
+    };
+    let out = dir.path().join("diverged");
+    let err = train_sft(&model, &rows, &cfg, &out, None).expect_err("diverges");
+    let checkpoint = match &err {
+        TrainError::NonFiniteLoss { checkpoint, .. }
+        | TrainError::NonFiniteGradient { checkpoint, .. } => checkpoint.clone(),
+        other => panic!("unexpected error {other}"),
+    };
+    let checkpoint = checkpoint.expect("epoch 1 was saved");
+    assert!(err.to_string().contains("checkpoint-epoch-1"), "{err}");
+    assert!(!out.join("adapter_model.safetensors").exists());
+    let mut embedded = EmbeddedModel::load(&t.path).expect("load");
+    embedded
+        .load_lora(&checkpoint)
+        .expect("the checkpoint loads");
+}
+
+#[test]
+fn a_saved_adapter_reloads_into_the_trainer() {
+    let t = tiny();
+    let model = trainable(&t, &LoraConfig::default());
+    randomize_b(&model);
+    let dir = tempfile::tempdir().expect("tempdir");
+    save_adapter(&model, dir.path(), "tiny").expect("save");
+    let adapter =
+        apprentice_embedded::LoraAdapter::load(dir.path(), t.embedded.config()).expect("load");
+    let reloaded =
+        TrainableLlama::load_with_adapter(&t.path, t.embedded.config(), &adapter).expect("reload");
+    let tokens = [5u32, 9, 40, 77, 3];
+    let a = last_row(&model.forward(&tokens, Mode::EVAL).expect("fwd"));
+    let b = last_row(&reloaded.forward(&tokens, Mode::EVAL).expect("fwd"));
+    assert!(max_diff(&a, &b) < 1e-5, "diff {}", max_diff(&a, &b));
+}

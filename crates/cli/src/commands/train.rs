@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use apprentice_embedded::{EmbeddedModel, default_cache_dir, fetch_default_model};
 use apprentice_train::{
     DpoKind, DpoLossConfig, LoadLimits, LoraConfig, TrainConfig, TrainError, TrainableLlama,
-    load_dpo, load_sft, train_dpo, train_sft,
+    load_dpo, load_sft, train_dpo, train_sft, trainer::sft_eval_loss,
 };
 use clap::{Args, ValueEnum};
 use serde_json::json;
@@ -63,15 +63,22 @@ pub struct TrainArgs {
     max_tokens: usize,
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Held-out SFT rows: report their assistant-token loss before and after training.
+    #[arg(long, value_name = "JSONL")]
+    eval: Option<PathBuf>,
 }
 
-/// Data and configuration problems are the user's to fix (exit 2); the rest is a crash.
+/// Data and configuration problems, and a diverged run (lower the learning rate), are the
+/// user's to fix (exit 2); the rest is a crash.
 fn failure(e: TrainError) -> Failure {
     match e {
         TrainError::Malformed { .. }
         | TrainError::EmptyDataset { .. }
         | TrainError::Config(_)
-        | TrainError::Io { .. } => Failure::Input(e.to_string()),
+        | TrainError::Io { .. }
+        | TrainError::NonFiniteLoss { .. }
+        | TrainError::NonFiniteGradient { .. }
+        | TrainError::NonFiniteAdapter { .. } => Failure::Input(e.to_string()),
         other => Failure::Crash(other.into()),
     }
 }
@@ -112,31 +119,53 @@ pub async fn run(ctx: &Context, args: &TrainArgs) -> CommandResult {
         ..Default::default()
     };
     let bar = ctx.progress(0, "training");
-    let report = tokio::task::block_in_place(|| -> Result<_, TrainError> {
+    let (report, eval) = tokio::task::block_in_place(|| -> Result<_, TrainError> {
         let model = TrainableLlama::load(&model_path, embedded.config(), &lora)?;
-        match kind {
+        let held_out = match &args.eval {
+            Some(path) => load_sft(path, &embedded, limits)?,
+            None => Vec::new(),
+        };
+        let before = sft_eval_loss(&model, &held_out)?;
+        let report = match kind {
             Kind::Sft => {
                 let rows = load_sft(&args.data, &embedded, limits)?;
-                train_sft(&model, &rows, &cfg, &args.out, Some(&bar))
+                train_sft(&model, &rows, &cfg, &args.out, Some(&bar))?
             }
             Kind::Dpo => {
                 let pairs = load_dpo(&args.data, &embedded, limits)?;
-                train_dpo(&model, &pairs, &cfg, &args.out, Some(&bar))
+                train_dpo(&model, &pairs, &cfg, &args.out, Some(&bar))?
             }
-        }
+        };
+        let eval = (!held_out.is_empty())
+            .then(|| -> Result<_, TrainError> {
+                Ok((held_out.len(), before, sft_eval_loss(&model, &held_out)?))
+            })
+            .transpose()?;
+        Ok((report, eval))
     })
     .map_err(failure)?;
+    let tokens_per_second = report.tokens as f64 / report.seconds.max(1e-9);
     if ctx.json {
-        print_json(
-            &json!({"adapter": args.out, "steps": report.steps, "final_loss": report.final_loss}),
-        )?;
+        print_json(&json!({
+            "adapter": args.out,
+            "steps": report.steps,
+            "final_loss": report.final_loss,
+            "tokens": report.tokens,
+            "seconds": report.seconds,
+            "tokens_per_second": tokens_per_second,
+            "eval": eval.map(|(rows, before, after)| json!({"rows": rows, "loss_before": before, "loss_after": after})),
+        }))?;
     } else {
         println!(
-            "trained {} step(s), final loss {:.4}; adapter in {}",
+            "trained {} step(s) ({} tokens, {tokens_per_second:.0} tokens/s), final loss {:.4}; adapter in {}",
             report.steps,
+            report.tokens,
             report.final_loss,
             args.out.display()
         );
+        if let Some((rows, before, after)) = eval {
+            println!("held-out loss ({rows} rows): {before:.4} before, {after:.4} after");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

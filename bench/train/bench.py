@@ -1,0 +1,87 @@
+#!/usr/bin/env python3
+"""Runs `apprentice train sft|dpo` and the PyTorch + PEFT trainer (torch_train.py) on the same
+token ids, LoRA settings and thread count, alternately, each under `/usr/bin/time -v`, and
+prints tokens/s and peak RSS of each with the ratios ours / theirs. Called by run.sh."""
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def timed(cmd, env):
+    """Runs cmd under /usr/bin/time -v; returns (its JSON output, peak RSS MiB)."""
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as t:
+        out = subprocess.run(["/usr/bin/time", "-v", "-o", t.name, *cmd], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if out.returncode != 0:
+            sys.exit(f"failed: {' '.join(cmd)}\n{out.stderr[-3000:]}")
+        kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", t.read()).group(1))
+    text = out.stdout.strip()
+    doc = text[text.index("{"):] if text.startswith("{") else text.splitlines()[-1]
+    return json.loads(doc), kb / 1024
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--apprentice", required=True)
+    ap.add_argument("--python", required=True)
+    ap.add_argument("--gguf", required=True)
+    ap.add_argument("--kind", action="append", required=True, help="sft=ROWS:TOKENS or dpo=ROWS:TOKENS")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--runs", type=int, default=1)
+    ap.add_argument("--max-tokens", type=int, default=1024)
+    ap.add_argument("--rank", type=int, default=8)
+    ap.add_argument("--grad-accum", type=int, default=4)
+    args = ap.parse_args()
+    env = dict(os.environ, RAYON_NUM_THREADS=str(args.threads), OMP_NUM_THREADS=str(args.threads),
+               MKL_NUM_THREADS=str(args.threads))
+    results = {}
+    for spec in args.kind:
+        kind, files = spec.split("=", 1)
+        rows, tokens = files.split(":", 1)
+        n = sum(1 for line in open(tokens) if line.strip())
+        lr = "2e-4" if kind == "sft" else "5e-6"
+        common = ["--rank", str(args.rank), "--alpha", str(2 * args.rank), "--dropout", "0.05",
+                  "--lr", lr, "--grad-accum", str(args.grad_accum)]
+        side = {"ours": [], "torch": []}
+        for _ in range(args.runs):
+            with tempfile.TemporaryDirectory() as out:
+                side["ours"].append(timed(
+                    [args.apprentice, "-q", "train", kind, "--data", rows, "--out", out, "--model", args.gguf,
+                     "--max-tokens", str(args.max_tokens), "--max-rows", str(n), "--json", *common], env))
+            side["torch"].append(timed(
+                [args.python, os.path.join(HERE, "torch_train.py"), "--kind", kind, "--tokens", tokens,
+                 "--gguf", args.gguf, "--threads", str(args.threads), *common], env))
+        best = {k: max(v, key=lambda r: r[0]["tokens_per_second"]) for k, v in side.items()}
+        peak = {k: max(r[1] for r in v) for k, v in side.items()}
+        ours, theirs = best["ours"][0], best["torch"][0]
+        if ours["tokens"] != theirs["tokens"]:
+            sys.exit(f"{kind}: token counts differ ({ours['tokens']} vs {theirs['tokens']})")
+        results[kind] = {
+            "rows": n,
+            "tokens": ours["tokens"],
+            "ours_tokens_per_second": ours["tokens_per_second"],
+            "torch_tokens_per_second": theirs["tokens_per_second"],
+            "speed_ratio_ours_over_torch": ours["tokens_per_second"] / theirs["tokens_per_second"],
+            "ours_peak_rss_mib": peak["ours"],
+            "torch_peak_rss_mib": peak["torch"],
+            "rss_ratio_ours_over_torch": peak["ours"] / peak["torch"],
+            "ours_final_loss": ours["final_loss"],
+            "torch_final_loss": theirs["final_loss"],
+        }
+    for kind, r in results.items():
+        print(f"{kind}: {r['rows']} rows, {r['tokens']} tokens | tokens/s ours {r['ours_tokens_per_second']:.1f}"
+              f" torch {r['torch_tokens_per_second']:.1f} (x{r['speed_ratio_ours_over_torch']:.2f})"
+              f" | peak RSS ours {r['ours_peak_rss_mib']:.0f} MiB torch {r['torch_peak_rss_mib']:.0f} MiB"
+              f" (x{r['rss_ratio_ours_over_torch']:.2f})", file=sys.stderr)
+    print(json.dumps({"threads": args.threads, "runs": args.runs, "results": results}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
