@@ -8,7 +8,9 @@ use apprentice_harness::RunConfig;
 use apprentice_models::{PolicySpec, SupervisorSpec};
 use clap::Args;
 
-use super::{Context, TaskSelection, load_tasks, require_repositories, sandbox_factory};
+use super::{
+    Context, EpisodeArgs, TaskSelection, load_tasks, require_repositories, sandbox_factory,
+};
 use crate::commands::run::prepare_policy;
 use crate::output::{CommandResult, Failure, Table, dollars, percent, print_json};
 
@@ -22,27 +24,9 @@ pub struct EnsembleArgs {
     /// Strategies to report (repeatable or comma-separated): union, majority, tests.
     #[arg(long = "select", value_delimiter = ',', default_values_t = STRATEGIES.map(String::from))]
     select: Vec<String>,
-    /// The members' supervisor, also asked to break majority ties: none, oracle, anthropic:MODEL, openai:MODEL@URL.
-    #[arg(long, default_value = "oracle")]
-    supervisor: String,
-    /// When the supervisor is asked during the members' episodes.
-    #[arg(long, default_value = "every")]
-    supervise: String,
-    /// Where actions and tests run: local or docker.
-    #[arg(long, default_value = "local")]
-    sandbox: String,
-    /// Episodes each member runs at once (members run side by side).
-    #[arg(long, default_value_t = 1)]
-    workers: usize,
-    /// Policy turns per episode.
-    #[arg(long, default_value_t = 30)]
-    max_steps: usize,
-    /// Dollars per episode.
-    #[arg(long)]
-    max_cost_usd: Option<f64>,
-    /// Seconds a test run (verification or a candidate's visible tests) may take.
-    #[arg(long, default_value_t = 600)]
-    test_timeout: u64,
+    /// The members' episodes; the supervisor also breaks majority ties.
+    #[command(flatten)]
+    episode: EpisodeArgs,
     /// A name; members are stored as runs NAME-m1, NAME-m2, ... (default: ens-<timestamp>).
     #[arg(long)]
     name: Option<String>,
@@ -50,23 +34,7 @@ pub struct EnsembleArgs {
 
 impl EnsembleArgs {
     fn config(&self) -> RunConfig {
-        RunConfig {
-            tasks: self.selection.tasks.clone(),
-            task_ids: self.selection.task_ids.clone(),
-            limit: self.selection.limit,
-            policy: String::new(),
-            supervisor: self.supervisor.clone(),
-            supervise: self.supervise.clone(),
-            sandbox: self.sandbox.clone(),
-            workers: self.workers,
-            max_steps: self.max_steps,
-            max_attempts: 3,
-            max_cost_usd_per_episode: self.max_cost_usd,
-            max_episode_seconds: None,
-            max_run_cost_usd: None,
-            max_run_seconds: None,
-            test_timeout_seconds: self.test_timeout,
-        }
+        self.episode.run_config(&self.selection, "")
     }
 }
 
@@ -78,10 +46,11 @@ pub async fn run(ctx: &Context, args: &EnsembleArgs) -> CommandResult {
         ));
     }
     let supervisor: SupervisorSpec = args
+        .episode
         .supervisor
         .parse()
         .map_err(|e: apprentice_models::SpecError| Failure::Input(e.to_string()))?;
-    let mode: SupervisionMode = args.supervise.parse().map_err(Failure::Input)?;
+    let mode: SupervisionMode = args.episode.supervise.parse().map_err(Failure::Input)?;
     let mut specs = Vec::new();
     for p in &args.policies {
         let spec: PolicySpec = p.parse().map_err(|e: apprentice_models::SpecError| {
@@ -96,7 +65,7 @@ pub async fn run(ctx: &Context, args: &EnsembleArgs) -> CommandResult {
         args.selection.limit,
     )?;
     require_repositories(&tasks)?;
-    let factory = sandbox_factory(&args.sandbox)?;
+    let factory = sandbox_factory(&args.episode.sandbox)?;
     let mut members = Vec::new();
     for (policy, spec) in specs {
         let maker = prepare_policy(ctx, spec).await?;

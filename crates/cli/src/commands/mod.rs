@@ -17,6 +17,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use apprentice_core::Task;
+use apprentice_harness::RunConfig;
 use apprentice_sandbox::{LocalSandboxFactory, SandboxFactory};
 use apprentice_store::Store;
 use apprentice_tasks::LoadOptions;
@@ -91,6 +92,59 @@ pub struct TaskSelection {
     /// At most this many tasks.
     #[arg(long)]
     pub limit: Option<usize>,
+}
+
+/// How each episode runs: the flags `run`, `loop` and `ensemble` share.
+#[derive(Debug, Clone, Args)]
+pub struct EpisodeArgs {
+    /// The judge: none, oracle, anthropic:MODEL, openai:MODEL@URL.
+    #[arg(long, default_value = "oracle")]
+    pub supervisor: String,
+    /// When the supervisor is asked: every, stuck, sample:F, shadow.
+    #[arg(long, default_value = "every")]
+    pub supervise: String,
+    /// Where actions (and tests) run: local or docker.
+    #[arg(long, default_value = "local")]
+    pub sandbox: String,
+    /// Episodes run at once.
+    #[arg(long, default_value_t = 1)]
+    pub workers: usize,
+    /// Policy turns per episode.
+    #[arg(long, default_value_t = 30)]
+    pub max_steps: usize,
+    /// Dollars per episode (policy and supervisor), checked before each model call.
+    #[arg(long)]
+    pub max_cost_usd: Option<f64>,
+    /// Wall-clock seconds per episode.
+    #[arg(long)]
+    pub max_episode_seconds: Option<u64>,
+    /// Seconds a verification test run may take.
+    #[arg(long, default_value_t = 600)]
+    pub test_timeout: u64,
+}
+
+impl EpisodeArgs {
+    /// A run of `policy` on `selection` with these episode settings, three attempts per task
+    /// against infrastructure failures, and no run-wide budgets.
+    pub fn run_config(&self, selection: &TaskSelection, policy: &str) -> RunConfig {
+        RunConfig {
+            tasks: selection.tasks.clone(),
+            task_ids: selection.task_ids.clone(),
+            limit: selection.limit,
+            policy: policy.to_string(),
+            supervisor: self.supervisor.clone(),
+            supervise: self.supervise.clone(),
+            sandbox: self.sandbox.clone(),
+            workers: self.workers,
+            max_steps: self.max_steps,
+            max_attempts: 3,
+            max_cost_usd_per_episode: self.max_cost_usd,
+            max_episode_seconds: self.max_episode_seconds,
+            max_run_cost_usd: None,
+            max_run_seconds: None,
+            test_timeout_seconds: self.test_timeout,
+        }
+    }
 }
 
 pub fn load_tasks(

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use apprentice_harness::{EpisodeReport, RunConfig};
+use apprentice_harness::EpisodeReport;
 use apprentice_rounds::{
     LoopConfig, LoopError, LoopRunner, Observer, RoundReport, SplitMetrics, Stages, TrainSettings,
     chart,
@@ -14,7 +14,9 @@ use indicatif::ProgressBar;
 use serde_json::json;
 
 use super::run::episode_line;
-use super::{Context, TaskSelection, load_tasks, require_repositories, sandbox_factory};
+use super::{
+    Context, EpisodeArgs, TaskSelection, load_tasks, require_repositories, sandbox_factory,
+};
 use crate::output::{CommandResult, Failure, Table, percent, print_json};
 
 #[derive(Debug, Args)]
@@ -28,33 +30,15 @@ pub struct LoopArgs {
     /// policy with --train none.
     #[arg(long, default_value = "embedded")]
     policy: String,
-    /// The judge: none, oracle, anthropic:MODEL, openai:MODEL@URL.
-    #[arg(long, default_value = "oracle")]
-    supervisor: String,
-    /// Supervision of the train tasks: every, stuck, sample:F (held-out tasks: always shadow).
-    #[arg(long, default_value = "every")]
-    supervise: String,
+    /// How episodes run (held-out tasks are always supervised in shadow mode).
+    #[command(flatten)]
+    episode: EpisodeArgs,
     /// Fraction of tasks held out from training (split by task, as `export --holdout`).
     #[arg(long, default_value_t = 0.3)]
     held_out: f64,
     /// Seed of the held-out split and of training.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Where actions run: local or docker.
-    #[arg(long, default_value = "local")]
-    sandbox: String,
-    /// Episodes run at once.
-    #[arg(long, default_value_t = 1)]
-    workers: usize,
-    /// Policy turns per episode.
-    #[arg(long, default_value_t = 30)]
-    max_steps: usize,
-    /// Wall-clock seconds per episode.
-    #[arg(long)]
-    max_episode_seconds: Option<u64>,
-    /// Seconds the verification test run may take.
-    #[arg(long, default_value_t = 600)]
-    test_timeout: u64,
     /// Adapters, training rows and plots (default: loops/<loop id>).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -110,23 +94,7 @@ impl LoopArgs {
         let out = std::path::absolute(&out)
             .map_err(|e| Failure::Input(format!("--out {}: {e}", out.display())))?;
         Ok(LoopConfig {
-            run: RunConfig {
-                tasks: self.selection.tasks.clone(),
-                task_ids: self.selection.task_ids.clone(),
-                limit: self.selection.limit,
-                policy: self.policy.clone(),
-                supervisor: self.supervisor.clone(),
-                supervise: self.supervise.clone(),
-                sandbox: self.sandbox.clone(),
-                workers: self.workers,
-                max_steps: self.max_steps,
-                max_attempts: 3,
-                max_cost_usd_per_episode: None,
-                max_episode_seconds: self.max_episode_seconds,
-                max_run_cost_usd: None,
-                max_run_seconds: None,
-                test_timeout_seconds: self.test_timeout,
-            },
+            run: self.episode.run_config(&self.selection, &self.policy),
             rounds: self.rounds,
             held_out: self.held_out,
             seed: self.seed,

