@@ -29,24 +29,9 @@ use crate::{DockerError, cleanup};
 /// `/testbed` stays true).
 pub const WORKDIR: &str = "/testbed";
 
-/// Variables that keep tools from paging, colouring or drawing progress bars (as the local
-/// backend sets them).
-const QUIET_ENV: &[(&str, &str)] = &[
-    ("PAGER", "cat"),
-    ("GIT_PAGER", "cat"),
-    ("MANPAGER", "cat"),
-    ("TERM", "dumb"),
-    ("NO_COLOR", "1"),
-    ("PIP_PROGRESS_BAR", "off"),
-    ("PIP_NO_INPUT", "1"),
-    ("PIP_NO_INDEX", "1"),
-    ("PIP_DISABLE_PIP_VERSION_CHECK", "1"),
-    ("TQDM_DISABLE", "1"),
-    ("PYTHONDONTWRITEBYTECODE", "1"),
-    ("PYTHONUNBUFFERED", "1"),
-    ("GIT_TERMINAL_PROMPT", "0"),
-    ("HOME", "/root"),
-];
+/// What a container adds to the quiet-tool settings every backend sets: pip stays offline
+/// (packages come from the image's wheelhouse) and root's home.
+const CONTAINER_ENV: &[(&str, &str)] = &[("PIP_NO_INDEX", "1"), ("HOME", "/root")];
 
 /// Files the harness itself creates while running tests; never part of a patch.
 const EXCLUDES: &str = "__pycache__/\n*.pyc\n.pytest_cache/\n*.egg-info/\n";
@@ -189,8 +174,9 @@ impl DockerSandboxFactory {
         let n = shared.counter.fetch_add(1, Ordering::Relaxed);
         let name = format!("apprentice-{}-{n}", crate::engine::session_id());
         let limits = &self.limits;
-        let env: Vec<String> = QUIET_ENV
+        let env: Vec<String> = apprentice_sandbox::QUIET_ENV
             .iter()
+            .chain(CONTAINER_ENV)
             .map(|(k, v)| format!("{k}={v}"))
             .chain(spec.env.iter().map(|(k, v)| format!("{k}={v}")))
             .collect();

@@ -18,7 +18,7 @@ use async_trait::async_trait;
 pub use hostdir::HostDir;
 pub use local::{LocalSandbox, LocalSandboxFactory};
 pub use output::{CappedBuffer, OutputCap, cap_output};
-pub use process::{GroupOutput, kill_group, run_in_group, scrub_env};
+pub use process::{GroupOutput, QUIET_ENV, kill_group, run_in_group, scrub_env};
 
 /// Where a sandbox's repository comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -26,8 +26,9 @@ const INHERITED_ENV: &[&str] = &[
     "PYENV_VERSION",
 ];
 
-/// Variables that keep tools from paging, colouring or drawing progress bars.
-const QUIET_ENV: &[(&str, &str)] = &[
+/// Variables that keep tools from paging, colouring or drawing progress bars; every backend
+/// sets them, so an agent sees the same tools wherever it runs.
+pub const QUIET_ENV: &[(&str, &str)] = &[
     ("PAGER", "cat"),
     ("GIT_PAGER", "cat"),
     ("MANPAGER", "cat"),
@@ -35,6 +36,7 @@ const QUIET_ENV: &[(&str, &str)] = &[
     ("NO_COLOR", "1"),
     ("PIP_PROGRESS_BAR", "off"),
     ("PIP_NO_INPUT", "1"),
+    ("PIP_DISABLE_PIP_VERSION_CHECK", "1"),
     ("TQDM_DISABLE", "1"),
     ("PYTHONDONTWRITEBYTECODE", "1"),
     ("PYTHONUNBUFFERED", "1"),
