@@ -130,19 +130,44 @@ fn trajectory(episode: &StoredEpisode, variant: SftVariant, catalog: &ToolCatalo
     turns
 }
 
-/// The reward an episode earns: 1 when resolved, half the FAIL_TO_PASS rate when partial.
+/// The weight of an unresolved episode whose every step a live supervisor let run.
+///
+/// A small policy rarely resolves a task in a few steps, so rows from resolved episodes alone
+/// leave its first rounds with nothing to learn from. Each action the supervisor approved
+/// (or wrote itself, as a revision) is still a judged-sound action in the context the policy
+/// saw: a weaker, partial signal than a resolution, weighted well below it.
+pub const SUPERVISED_WEIGHT: f64 = 0.25;
+
+/// The reward an episode earns: 1 when resolved; otherwise the larger of half the
+/// FAIL_TO_PASS rate (a partial fix) and [`SUPERVISED_WEIGHT`] times the share of its steps
+/// a live supervisor approved, hinted or revised.
 fn reward(episode: &StoredEpisode) -> f64 {
     if episode.resolved {
         return 1.0;
     }
-    match episode.grade.as_deref() {
+    let partial = match episode.grade.as_deref() {
         Some("PARTIAL") => 0.5 * episode.report["f2p_rate"].as_f64().unwrap_or(0.0),
         _ => 0.0,
-    }
+    };
+    partial.max(SUPERVISED_WEIGHT * supervised_share(episode))
+}
+
+/// Share of the steps that ran with a live (not shadow) supervisor's consent.
+fn supervised_share(episode: &StoredEpisode) -> f64 {
+    let consented = episode
+        .steps
+        .iter()
+        .filter(|row| row.format_error.is_none())
+        .filter_map(|row| row.verdict_detail.clone())
+        .filter_map(|v| serde_json::from_value::<VerdictRecord>(v).ok())
+        .filter(|r| !r.shadow && !matches!(r.verdict, Verdict::Reject { .. }))
+        .count();
+    consented as f64 / episode.steps.len().max(1) as f64
 }
 
 /// SFT rows, one per episode. Unweighted rows come from resolved episodes only; weighted rows
-/// from every episode that earned a reward above zero.
+/// from every episode that earned a reward above zero (supervised episodes included, see
+/// [`SUPERVISED_WEIGHT`]).
 pub fn sft_rows(episodes: &[StoredEpisode], variant: SftVariant, weighted: bool) -> Vec<SftRow> {
     episodes
         .iter()
@@ -260,4 +285,90 @@ fn trajectory_pairs(episodes: &[StoredEpisode]) -> Vec<DpoRow> {
         }
     }
     rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn step(verdict: Option<serde_json::Value>, slip: bool) -> StepRow {
+        StepRow {
+            index: 0,
+            proposal_text: "<tool_call>\n<function=submit>\n</function>\n</tool_call>".into(),
+            format_error: slip.then(|| "no call".to_string()),
+            verdict: None,
+            verdict_detail: verdict,
+            executed: None,
+            observation: "ok".into(),
+            exit_code: Some(0),
+            tool_output: None,
+        }
+    }
+
+    fn episode(resolved: bool, steps: Vec<StepRow>) -> StoredEpisode {
+        StoredEpisode {
+            episode: 1,
+            run: "r".into(),
+            task: "t".into(),
+            resolved,
+            grade: Some(if resolved { "FULL" } else { "NO" }.into()),
+            report: json!({}),
+            messages: vec![
+                Message::new(Role::System, "sys"),
+                Message::new(Role::User, "task"),
+            ],
+            steps,
+        }
+    }
+
+    fn verdict(verdict: Verdict, shadow: bool) -> Option<serde_json::Value> {
+        let record = VerdictRecord {
+            verdict,
+            trigger: apprentice_core::Trigger::Routine,
+            shadow,
+            usage: apprentice_core::Usage::default(),
+            millis: 0,
+        };
+        serde_json::to_value(record).ok()
+    }
+
+    #[test]
+    fn supervised_unresolved_episodes_earn_a_weight_by_their_consented_share() {
+        let approve = || verdict(Verdict::Approve, false);
+        let reject = verdict(
+            Verdict::Reject {
+                reason: "no".into(),
+            },
+            false,
+        );
+        let shadow = verdict(Verdict::Approve, true);
+        let cases = [
+            (episode(true, vec![step(None, false)]), 1.0),
+            (episode(false, vec![step(None, false)]), 0.0),
+            (episode(false, vec![step(shadow, false)]), 0.0),
+            (
+                episode(
+                    false,
+                    vec![
+                        step(approve(), false),
+                        step(reject, false),
+                        step(None, true),
+                        step(approve(), false),
+                    ],
+                ),
+                SUPERVISED_WEIGHT * 0.5,
+            ),
+        ];
+        for (e, want) in &cases {
+            assert!((reward(e) - want).abs() < 1e-12, "{} vs {want}", reward(e));
+        }
+        let episodes: Vec<StoredEpisode> = cases.into_iter().map(|(e, _)| e).collect();
+        let weights: Vec<Option<f64>> = sft_rows(&episodes, SftVariant::Clean, true)
+            .iter()
+            .map(|r| r.weight)
+            .collect();
+        assert_eq!(weights, [Some(1.0), Some(SUPERVISED_WEIGHT * 0.5)]);
+        assert_eq!(sft_rows(&episodes, SftVariant::Clean, false).len(), 1);
+    }
 }

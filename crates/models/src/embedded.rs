@@ -46,9 +46,16 @@ impl EmbeddedPolicy {
                 max_tokens: MAX_REPLY_TOKENS,
                 temperature: 0.0,
                 seed: Some(0),
-                // One call per reply: stop where the first call's function closes (the parser
-                // adds the closers). Small models otherwise ramble on into a second call.
-                stop: vec!["</function>".into(), "</tool_call>".into()],
+                // One call per reply: stop where the first call's function closes, or where a
+                // second call opens (the parser adds the missing closers). Small models
+                // otherwise ramble on into a second call, or repeat `<function=NAME>` of a
+                // tool without parameters until the token limit.
+                stop: vec![
+                    "</function>".into(),
+                    "</tool_call>".into(),
+                    "<function=".into(),
+                    "<tool_call>".into(),
+                ],
                 ..GenerationParams::default()
             },
             lora_scale: None,

@@ -15,7 +15,7 @@
 //!   the SFT policy, as in the usual SFT → DPO recipe, not the untuned base. The two adapters
 //!   are then joined exactly into one of their summed rank ([`crate::adapter`]).
 //! - **Caps.** `max_rows` keeps the newest rows (the latest policy's mistakes are the ones
-//!   worth correcting); rows longer than `max_tokens` are dropped by the trainer.
+//!   worth correcting); rows longer than `max_tokens` are cut into pieces by the trainer.
 
 use std::path::{Path, PathBuf};
 
@@ -69,7 +69,7 @@ pub struct TrainSettings {
     pub stages: Stages,
     /// SFT view: `clean` or `recovery`.
     pub variant: String,
-    /// Reward-weighted SFT rows (partially resolved episodes too).
+    /// Reward-weighted SFT rows (partially resolved and supervised episodes too).
     pub weighted: bool,
     pub rank: usize,
     pub alpha: f32,
@@ -81,6 +81,9 @@ pub struct TrainSettings {
     /// At most this many SFT rows and this many DPO pairs per round (the newest).
     pub max_rows: Option<usize>,
     pub max_tokens: usize,
+    /// Bound on each training stage's seconds (the adapter is saved as it is when reached).
+    #[serde(default)]
+    pub max_seconds: Option<f64>,
     pub seed: u64,
 }
 
@@ -246,6 +249,7 @@ impl Trainer {
                 beta: self.settings.beta,
                 ..DpoLossConfig::default()
             },
+            max_seconds: self.settings.max_seconds,
             ..TrainConfig::default()
         }
     }

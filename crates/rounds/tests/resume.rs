@@ -80,6 +80,7 @@ fn config(dir: &std::path::Path, tasks: &[Task], seed: u64) -> LoopConfig {
             grad_accum: 4,
             max_rows: None,
             max_tokens: 1024,
+            max_seconds: None,
             seed,
         },
     }

@@ -32,6 +32,7 @@ fn settings() -> TrainSettings {
         grad_accum: 1,
         max_rows: None,
         max_tokens: 200,
+        max_seconds: None,
         seed: 3,
     }
 }

@@ -10,6 +10,7 @@
 //! masks with the model's ChatML template), [`trainer`] (AdamW, schedule, accumulation,
 //! checkpoints) and [`peft`] (adapter files).
 
+mod checkpointing;
 pub mod data;
 mod error;
 pub mod loss;
@@ -17,6 +18,7 @@ pub mod model;
 pub mod peft;
 pub mod trainer;
 
+pub use checkpointing::sequence_logp;
 pub use data::{DpoExample, LoadLimits, Sequence, SftExample, load_dpo, load_sft};
 pub use error::{Result, TrainError};
 pub use loss::{DpoKind, DpoLossConfig, DpoRewards};

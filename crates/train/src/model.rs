@@ -185,14 +185,21 @@ struct Linear {
 }
 
 impl Linear {
-    fn forward(&self, x: &Tensor, mode: Mode, factor: f64, dropout: f32) -> Result<Tensor> {
+    /// `dropout` is `(p, seed)` in training mode: the mask is drawn from `seed`, so the
+    /// recomputation of a checkpointed layer sees the same mask as its first forward pass.
+    fn forward(
+        &self,
+        x: &Tensor,
+        mode: Mode,
+        factor: f64,
+        dropout: Option<(f32, u64)>,
+    ) -> Result<Tensor> {
         let y = frozen_matmul(x, &self.w)?;
         match &self.lora {
             Some(l) if mode.lora => {
-                let xin = if mode.train && dropout > 0.0 {
-                    candle_nn::ops::dropout(x, dropout)?
-                } else {
-                    x.clone()
+                let xin = match dropout {
+                    Some((p, seed)) if mode.train && p > 0.0 => (x * dropout_mask(x, p, seed)?)?,
+                    _ => x.clone(),
                 };
                 let d = xin
                     .matmul(&l.a.as_tensor().t()?)?
@@ -202,6 +209,24 @@ impl Linear {
             _ => Ok(y),
         }
     }
+}
+
+/// Inverted dropout's mask for `x`: 0 with probability `p`, else `1 / (1 - p)`.
+fn dropout_mask(x: &Tensor, p: f32, seed: u64) -> Result<Tensor> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let keep = 1.0 / (1.0 - p);
+    let mask: Vec<f32> = (0..x.elem_count())
+        .map(|_| if rng.random::<f32>() < p { 0.0 } else { keep })
+        .collect();
+    Ok(Tensor::from_vec(mask, x.shape(), x.device())?)
+}
+
+/// A well-mixed seed for one projection's dropout mask in one layer (splitmix64).
+fn mix(seed: u64, salt: u64) -> u64 {
+    let mut z = seed ^ salt.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 #[derive(Debug)]
@@ -418,8 +443,23 @@ impl TrainableLlama {
             .collect()
     }
 
+    /// Number of transformer blocks.
+    pub fn n_layers(&self) -> usize {
+        self.blocks.len()
+    }
+
     /// Logits `(seq, vocab)` of every position of `tokens` (a full causal pass, no cache).
     pub fn forward(&self, tokens: &[u32], mode: Mode) -> Result<Tensor> {
+        let mut x = self.embed(tokens)?;
+        for layer in 0..self.blocks.len() {
+            x = self.block_forward(layer, &x, mode, 0)?;
+        }
+        let x = candle_nn::ops::rms_norm_slow(&x, &self.norm, self.cfg.rms_eps)?;
+        frozen_matmul(&x, &self.head)
+    }
+
+    /// The embeddings `(seq, n_embd)` of `tokens`, after checking them against the model.
+    pub(crate) fn embed(&self, tokens: &[u32]) -> Result<Tensor> {
         let seq = tokens.len();
         if seq == 0 {
             return Err(TrainError::Config("forward pass over no tokens".into()));
@@ -436,30 +476,47 @@ impl TrainableLlama {
                 self.cfg.vocab_size
             )));
         }
-        let dev = Device::Cpu;
-        let ids = Tensor::new(tokens, &dev)?;
-        let mut x = self.embed.index_select(&ids, 0)?;
-        let cos = self.cos.narrow(0, 0, seq)?;
-        let sin = self.sin.narrow(0, 0, seq)?;
-        for b in &self.blocks {
-            x = self.block(b, &x, &cos, &sin, mode)?;
-        }
-        let x = candle_nn::ops::rms_norm_slow(&x, &self.norm, self.cfg.rms_eps)?;
-        frozen_matmul(&x, &self.head)
+        let ids = Tensor::new(tokens, &Device::Cpu)?;
+        Ok(self.embed.index_select(&ids, 0)?)
     }
 
-    fn block(
+    /// `log p(target)` at the given positions of the last hidden state `x` `(seq, n_embd)`:
+    /// the final norm and the output head run only on those rows, since a vocabulary-wide
+    /// row per position is most of the memory and a fifth of the FLOPs of a pass, and only
+    /// the trained positions need one.
+    pub(crate) fn target_logps(
         &self,
-        b: &Block,
         x: &Tensor,
-        cos: &Tensor,
-        sin: &Tensor,
-        mode: Mode,
+        positions: &Tensor,
+        targets: &Tensor,
     ) -> Result<Tensor> {
+        let x = x.index_select(positions, 0)?;
+        let x = candle_nn::ops::rms_norm_slow(&x, &self.norm, self.cfg.rms_eps)?;
+        crate::loss::token_logps(&frozen_matmul(&x, &self.head)?, targets)
+    }
+
+    /// Block `layer` applied to `x` `(seq, n_embd)`; `seed` draws its dropout masks.
+    pub(crate) fn block_forward(
+        &self,
+        layer: usize,
+        x: &Tensor,
+        mode: Mode,
+        seed: u64,
+    ) -> Result<Tensor> {
+        let b = self
+            .blocks
+            .get(layer)
+            .ok_or_else(|| TrainError::Config(format!("the model has no layer {layer}")))?;
         let cfg = &self.cfg;
-        let (f, drop) = (self.lora_cfg.factor(), self.lora_cfg.dropout);
-        let lin = |p: Projection, h: &Tensor| b.lin(p).forward(h, mode, f, drop);
+        let f = self.lora_cfg.factor();
+        let lin = |p: Projection, h: &Tensor| {
+            let salt = (layer * Projection::ALL.len()) as u64 + p as u64;
+            b.lin(p)
+                .forward(h, mode, f, Some((self.lora_cfg.dropout, mix(seed, salt))))
+        };
         let seq = x.dim(0)?;
+        let cos = self.cos.narrow(0, 0, seq)?;
+        let sin = self.sin.narrow(0, 0, seq)?;
         let hd = cfg.head_dim;
         let heads = |t: Tensor, n: usize| -> Result<Tensor> {
             Ok(t.reshape((seq, n, hd))?
@@ -471,8 +528,8 @@ impl TrainableLlama {
         let q = heads(lin(Projection::Q, &h)?, cfg.n_head)?;
         let k = heads(lin(Projection::K, &h)?, cfg.n_kv_head)?;
         let v = heads(lin(Projection::V, &h)?, cfg.n_kv_head)?;
-        let q = candle_nn::rotary_emb::rope_i_slow(&q, cos, sin)?.contiguous()?;
-        let k = candle_nn::rotary_emb::rope_i_slow(&k, cos, sin)?.contiguous()?;
+        let q = candle_nn::rotary_emb::rope_i_slow(&q, &cos, &sin)?.contiguous()?;
+        let k = candle_nn::rotary_emb::rope_i_slow(&k, &cos, &sin)?.contiguous()?;
         let group = cfg.n_head / cfg.n_kv_head;
         let repeat = |t: Tensor| -> Result<Tensor> {
             if group == 1 {

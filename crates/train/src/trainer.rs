@@ -5,6 +5,7 @@
 //! by the step's total (token count for SFT, pair count for DPO) *before* its backward pass,
 //! so the accumulated gradient is exactly that of the step's mean loss.
 
+use crate::checkpointing;
 use crate::data::{DpoExample, Sequence, SftExample};
 use crate::error::{Result, TrainError};
 use crate::loss::{DpoLossConfig, DpoRewards, PairLogps, dpo_loss};
@@ -52,6 +53,9 @@ pub struct TrainConfig {
     pub dpo: DpoLossConfig,
     /// Recorded as `base_model_name_or_path` in the adapter config.
     pub base_model: String,
+    /// Stop after the optimizer step that reaches this many seconds of training and save the
+    /// adapter as it is (the schedule is not shortened to fit): a bound on CPU time.
+    pub max_seconds: Option<f64>,
 }
 
 impl Default for TrainConfig {
@@ -67,6 +71,7 @@ impl Default for TrainConfig {
             seed: 0,
             dpo: DpoLossConfig::default(),
             base_model: "HuggingFaceTB/SmolLM2-135M-Instruct".into(),
+            max_seconds: None,
         }
     }
 }
@@ -142,26 +147,8 @@ pub struct TrainReport {
     pub tokens: usize,
     /// Wall-clock seconds of the optimisation (data loading and model loading excluded).
     pub seconds: f64,
-}
-
-/// `(logits[..n-1], tokens[1..], mask[1..])`: next-token targets of a sequence.
-fn shifted(model: &TrainableLlama, seq: &Sequence, mode: Mode) -> Result<(Tensor, Tensor, Tensor)> {
-    let n = seq.tokens.len();
-    if n < 2 {
-        return Err(TrainError::Config(
-            "a sequence needs at least 2 tokens".into(),
-        ));
-    }
-    let logits = model.forward(&seq.tokens[..n - 1], mode)?;
-    let targets = Tensor::new(&seq.tokens[1..], &Device::Cpu)?;
-    let mask = Tensor::new(&seq.mask[1..], &Device::Cpu)?;
-    Ok((logits, targets, mask))
-}
-
-/// Summed completion log-prob of `seq` under `mode`.
-pub fn sequence_logp(model: &TrainableLlama, seq: &Sequence, mode: Mode) -> Result<Tensor> {
-    let (logits, targets, mask) = shifted(model, seq, mode)?;
-    crate::loss::sequence_logp(&logits, &targets, &mask)
+    /// Whether `max_seconds` ended training before its last planned step.
+    pub stopped_early: bool,
 }
 
 /// Mean masked NLL per trained token over `examples` (adapter on, no dropout): the held-out
@@ -169,7 +156,7 @@ pub fn sequence_logp(model: &TrainableLlama, seq: &Sequence, mode: Mode) -> Resu
 pub fn sft_eval_loss(model: &TrainableLlama, examples: &[SftExample]) -> Result<f32> {
     let (mut sum, mut n) = (0f64, 0usize);
     for ex in examples {
-        let lp = sequence_logp(model, &ex.seq, Mode::EVAL)?.to_scalar::<f32>()?;
+        let (lp, _) = checkpointing::forward(model, &ex.seq, Mode::EVAL, 0)?;
         sum -= f64::from(lp);
         n += ex.seq.trained();
     }
@@ -178,7 +165,7 @@ pub fn sft_eval_loss(model: &TrainableLlama, examples: &[SftExample]) -> Result<
 
 /// Sums the gradients of several backward passes, keeping only the variables' entries (a
 /// `GradStore` also holds every intermediate's gradient, which would pin activations).
-struct Accumulator {
+pub(crate) struct Accumulator {
     vars: Vec<Var>,
     grads: Vec<Option<Tensor>>,
 }
@@ -236,13 +223,16 @@ trait Objective {
     fn denominator(&self, idx: &[usize]) -> f64;
     /// Tokens example `i` puts through the trained forward pass.
     fn tokens(&self, i: usize) -> usize;
-    /// The example's loss divided by `denom` (differentiable) and its DPO statistics.
-    fn loss(
+    /// Adds the gradient of example `i`'s loss divided by `denom` to `acc`; returns that loss
+    /// and the example's DPO statistics. `seed` draws its dropout masks.
+    fn accumulate(
         &self,
         model: &TrainableLlama,
         i: usize,
         denom: f64,
-    ) -> Result<(Tensor, Option<DpoRewards>)>;
+        seed: u64,
+        acc: &mut Accumulator,
+    ) -> Result<(f32, Option<DpoRewards>)>;
 }
 
 struct Sft<'a>(&'a [SftExample]);
@@ -263,15 +253,19 @@ impl Objective for Sft<'_> {
         self.0[i].seq.tokens.len()
     }
 
-    fn loss(
+    fn accumulate(
         &self,
         model: &TrainableLlama,
         i: usize,
         denom: f64,
-    ) -> Result<(Tensor, Option<DpoRewards>)> {
+        seed: u64,
+        acc: &mut Accumulator,
+    ) -> Result<(f32, Option<DpoRewards>)> {
         let ex = &self.0[i];
-        let lp = sequence_logp(model, &ex.seq, Mode::TRAIN)?;
-        Ok(((lp.neg()? * (f64::from(ex.weight) / denom))?, None))
+        let (lp, acts) = checkpointing::forward(model, &ex.seq, Mode::TRAIN, seed)?;
+        let scale = -f64::from(ex.weight) / denom;
+        checkpointing::backward(model, acts, scale, |g| acc.add(g))?;
+        Ok(((f64::from(lp) * scale) as f32, None))
     }
 }
 
@@ -293,25 +287,51 @@ impl Objective for Dpo<'_> {
         self.pairs[i].chosen.tokens.len() + self.pairs[i].rejected.tokens.len()
     }
 
-    fn loss(
+    /// The pair's loss is a function of four summed log-probs: it is differentiated with
+    /// respect to the two policy log-probs as scalars, and each sequence is then
+    /// back-propagated alone with that derivative as its scale, so only one sequence's
+    /// activations and one layer's graph are alive at a time.
+    fn accumulate(
         &self,
         model: &TrainableLlama,
         i: usize,
         denom: f64,
-    ) -> Result<(Tensor, Option<DpoRewards>)> {
+        seed: u64,
+        acc: &mut Accumulator,
+    ) -> Result<(f32, Option<DpoRewards>)> {
         let ex = &self.pairs[i];
-        let one = |t: Tensor| t.reshape(1);
-        let count = |s: &Sequence| Tensor::new(&[s.trained() as f32], &Device::Cpu);
+        let reference = |s: &Sequence| -> Result<f32> {
+            Ok(checkpointing::forward(model, s, Mode::REFERENCE, 0)?.0)
+        };
+        let (ref_c, ref_r) = (reference(&ex.chosen)?, reference(&ex.rejected)?);
+        let (pc, acts_c) = checkpointing::forward(model, &ex.chosen, Mode::TRAIN, seed)?;
+        let (pr, acts_r) =
+            checkpointing::forward(model, &ex.rejected, Mode::TRAIN, seed.wrapping_add(1))?;
+        let dev = Device::Cpu;
+        let scalar = |v: f32| Tensor::new(&[v], &dev);
+        let (policy_c, policy_r) = (Var::new(&[pc], &dev)?, Var::new(&[pr], &dev)?);
         let lp = PairLogps {
-            policy_chosen: one(sequence_logp(model, &ex.chosen, Mode::TRAIN)?)?,
-            policy_rejected: one(sequence_logp(model, &ex.rejected, Mode::TRAIN)?)?,
-            ref_chosen: one(sequence_logp(model, &ex.chosen, Mode::REFERENCE)?)?,
-            ref_rejected: one(sequence_logp(model, &ex.rejected, Mode::REFERENCE)?)?,
-            chosen_tokens: count(&ex.chosen)?,
-            rejected_tokens: count(&ex.rejected)?,
+            policy_chosen: policy_c.as_tensor().clone(),
+            policy_rejected: policy_r.as_tensor().clone(),
+            ref_chosen: scalar(ref_c)?,
+            ref_rejected: scalar(ref_r)?,
+            chosen_tokens: scalar(ex.chosen.trained() as f32)?,
+            rejected_tokens: scalar(ex.rejected.trained() as f32)?,
         };
         let out = dpo_loss(&lp, &self.cfg)?;
-        Ok(((out.loss / denom)?, Some(out.rewards)))
+        let loss = (out.loss / denom)?;
+        let grads = loss.backward()?;
+        let slope = |v: &Var| -> Result<f64> {
+            Ok(grads
+                .get(v.as_tensor())
+                .map(|g| g.sum_all()?.to_scalar::<f32>())
+                .transpose()?
+                .map_or(0.0, f64::from))
+        };
+        let (slope_c, slope_r) = (slope(&policy_c)?, slope(&policy_r)?);
+        checkpointing::backward(model, acts_c, slope_c, |g| acc.add(g))?;
+        checkpointing::backward(model, acts_r, slope_r, |g| acc.add(g))?;
+        Ok((loss.to_scalar::<f32>()?, Some(out.rewards)))
     }
 }
 
@@ -381,7 +401,11 @@ fn run(
     let mut step = 0;
     let mut tokens = 0;
     let started = std::time::Instant::now();
-    for epoch in 1..=cfg.epochs {
+    let out_of_time = || {
+        cfg.max_seconds
+            .is_some_and(|max| started.elapsed().as_secs_f64() >= max)
+    };
+    'epochs: for epoch in 1..=cfg.epochs {
         order.shuffle(&mut rng);
         for chunk in order.chunks(cfg.grad_accum) {
             let lr = lr_at(cfg, step, total);
@@ -390,11 +414,12 @@ fn run(
             let mut loss_sum = 0f32;
             let mut rewards = Vec::new();
             for &i in chunk {
-                let (loss, r) = obj.loss(model, i, denom)?;
-                loss_sum += loss.to_scalar::<f32>()?;
+                // Even seeds: a DPO pair uses `seed` and `seed + 1`.
+                let seed = cfg.seed ^ ((((step as u64) << 32) | i as u64) << 1);
+                let (loss, r) = obj.accumulate(model, i, denom, seed, &mut acc)?;
+                loss_sum += loss;
                 rewards.extend(r);
                 tokens += obj.tokens(i);
-                acc.add(&loss.backward()?)?;
             }
             // DPO losses are already means per pair (divided by the pair count).
             let loss = loss_sum;
@@ -439,6 +464,14 @@ fn run(
                 lr,
                 rewards,
             });
+            if step < total && out_of_time() {
+                tracing::warn!(
+                    step,
+                    total,
+                    "--max-seconds reached: saving the adapter as it is"
+                );
+                break 'epochs;
+            }
         }
         let dir = out.join(format!("checkpoint-epoch-{epoch}"));
         save_adapter(model, &dir, &cfg.base_model)?;
@@ -455,6 +488,7 @@ fn run(
         adapter: out.to_path_buf(),
         tokens,
         seconds: started.elapsed().as_secs_f64(),
+        stopped_early: step < total,
     })
 }
 

@@ -3,7 +3,8 @@
 use apprentice_embedded::testing::{TinyLlamaSpec, pseudo_random, write_tiny_llama};
 use apprentice_embedded::{EmbeddedModel, Projection};
 use apprentice_train::data::{Message, tokenize_conversation};
-use apprentice_train::trainer::{sequence_logp, sft_eval_loss};
+use apprentice_train::sequence_logp;
+use apprentice_train::trainer::sft_eval_loss;
 use apprentice_train::{
     DpoKind, DpoLossConfig, LoadLimits, LoraConfig, Mode, TrainConfig, TrainError, TrainableLlama,
     load_dpo, load_sft, save_adapter, train_dpo, train_sft,
@@ -413,4 +414,107 @@ fn a_saved_adapter_reloads_into_the_trainer() {
     let a = last_row(&model.forward(&tokens, Mode::EVAL).expect("fwd"));
     let b = last_row(&reloaded.forward(&tokens, Mode::EVAL).expect("fwd"));
     assert!(max_diff(&a, &b) < 1e-5, "diff {}", max_diff(&a, &b));
+}
+
+fn msg(role: &str, content: &str) -> Message {
+    Message {
+        role: role.into(),
+        content: content.into(),
+        train: None,
+    }
+}
+
+fn trained_ids(s: &apprentice_train::Sequence) -> Vec<u32> {
+    s.tokens
+        .iter()
+        .zip(&s.mask)
+        .filter(|(_, m)| **m > 0.0)
+        .map(|(t, _)| *t)
+        .collect()
+}
+
+/// An over-long row becomes pieces that fit, each exactly what rendering the head and a run
+/// of the row's messages gives, and together they train every assistant token once.
+#[test]
+fn long_rows_are_cut_into_pieces_that_keep_the_task_and_train_every_turn_once() {
+    let t = tiny();
+    let mut messages = vec![
+        msg("system", "be brief"),
+        msg("user", "the task is the cat"),
+    ];
+    for i in 0..6 {
+        messages.push(msg("assistant", &format!("step {i} in the hat")));
+        messages.push(msg("user", &format!("output {i} there")));
+    }
+    messages.push(msg("assistant", "done"));
+    let full = tokenize_conversation(&t.embedded, &messages, |_, _| true).expect("tok");
+    let head = tokenize_conversation(&t.embedded, &messages[..2], |_, _| true).expect("head");
+    let max = head.tokens.len() + (full.tokens.len() - head.tokens.len()) / 3;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let row = serde_json::json!({ "messages": messages.iter().map(|m| serde_json::json!({"role": m.role, "content": m.content})).collect::<Vec<_>>() });
+    let path = write(dir.path(), "long.jsonl", &format!("{row}\n"));
+    let limits = LoadLimits {
+        max_rows: None,
+        max_tokens: Some(max),
+    };
+    let pieces = load_sft(&path, &t.embedded, limits).expect("load");
+    assert!(pieces.len() >= 3, "{} pieces", pieces.len());
+    let mut trained = Vec::new();
+    for p in &pieces {
+        assert!(p.seq.tokens.len() <= max);
+        assert!(
+            p.seq.tokens.starts_with(&head.tokens),
+            "every piece keeps the task"
+        );
+        assert_eq!(p.line, 1);
+        // The piece is the rendering of the head plus a run of consecutive messages.
+        let rendered = (2..messages.len()).find_map(|start| {
+            (start + 1..=messages.len()).find_map(|end| {
+                let subset: Vec<Message> = messages[..2]
+                    .iter()
+                    .chain(&messages[start..end])
+                    .cloned()
+                    .collect();
+                let s = tokenize_conversation(&t.embedded, &subset, |_, _| true).ok()?;
+                (s == p.seq).then_some(())
+            })
+        });
+        assert!(
+            rendered.is_some(),
+            "a piece is not a rendering of whole messages"
+        );
+        trained.extend(trained_ids(&p.seq));
+    }
+    assert_eq!(
+        trained,
+        trained_ids(&full),
+        "each trained token exactly once"
+    );
+
+    // A preference pair keeps the head and the newest prompt messages, the same on both
+    // sides, and its completions whole.
+    let prompt: Vec<_> = messages[..messages.len() - 1].iter().collect();
+    let pair = serde_json::json!({
+        "prompt": prompt.iter().map(|m| serde_json::json!({"role": m.role, "content": m.content})).collect::<Vec<_>>(),
+        "chosen": [{"role": "assistant", "content": "done"}],
+        "rejected": [{"role": "assistant", "content": "the cat in the hat again"}],
+    });
+    let path = write(dir.path(), "pair.jsonl", &format!("{pair}\n"));
+    let pairs = load_dpo(&path, &t.embedded, limits).expect("dpo");
+    let (c, r) = (&pairs[0].chosen, &pairs[0].rejected);
+    assert!(c.tokens.len() <= max && r.tokens.len() <= max);
+    assert!(
+        c.tokens.len() < full.tokens.len(),
+        "the prompt was shortened"
+    );
+    assert!(c.tokens.starts_with(&head.tokens) && r.tokens.starts_with(&head.tokens));
+    let shared = |s: &apprentice_train::Sequence| s.mask.iter().position(|&m| m > 0.0);
+    let (sc, sr) = (shared(c).expect("c"), shared(r).expect("r"));
+    assert_eq!(sc, sr);
+    assert_eq!(c.tokens[..sc], r.tokens[..sr], "same context on both sides");
+    assert_eq!(
+        t.embedded.tokenizer().decode(&trained_ids(r)),
+        "the cat in the hat again<|im_end|>"
+    );
 }

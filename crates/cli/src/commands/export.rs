@@ -29,7 +29,9 @@ pub struct ExportArgs {
     /// SFT view: clean (corrections folded in) or recovery (mistakes kept, masked from the loss).
     #[arg(long, default_value = "clean")]
     variant: String,
-    /// Reward-weighted SFT: every episode with a reward above zero, each row with its `weight`.
+    /// Reward-weighted SFT: every episode with a reward above zero (1 resolved, half the
+    /// FAIL_TO_PASS rate when partial, 0.25 x the share of supervisor-approved steps when
+    /// supervised), each row with its `weight`.
     #[arg(long)]
     weighted: bool,
     /// Only these tasks (repeatable).

@@ -54,7 +54,8 @@ pub struct LoopArgs {
     /// SFT view: clean or recovery.
     #[arg(long, default_value = "clean")]
     variant: String,
-    /// Reward-weighted SFT rows (partially resolved episodes too).
+    /// Reward-weighted SFT rows: partially resolved and supervised-but-unresolved episodes
+    /// too (what a small model that resolves nothing yet can learn from).
     #[arg(long)]
     weighted: bool,
     #[arg(long, default_value_t = 8)]
@@ -78,10 +79,13 @@ pub struct LoopArgs {
     /// At most this many SFT rows and DPO pairs per round (the newest).
     #[arg(long)]
     max_rows: Option<usize>,
-    /// Drop training rows longer than this many tokens (the agent's prompt alone is about
-    /// 1,000).
+    /// Longest training sequence: longer rows are cut into pieces that keep the system prompt
+    /// and the task (about 1,200 tokens), longer pairs lose their oldest prompt messages.
     #[arg(long, default_value_t = 2048)]
     max_tokens: usize,
+    /// Bound on each training stage's seconds; the adapter is saved as it is when reached.
+    #[arg(long, value_name = "SECONDS")]
+    max_train_seconds: Option<f64>,
 }
 
 impl LoopArgs {
@@ -112,6 +116,7 @@ impl LoopArgs {
                 grad_accum: self.grad_accum,
                 max_rows: self.max_rows,
                 max_tokens: self.max_tokens,
+                max_seconds: self.max_train_seconds,
                 seed: self.seed,
             },
         })

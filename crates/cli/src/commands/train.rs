@@ -58,11 +58,17 @@ pub struct TrainArgs {
     /// Train on at most this many rows.
     #[arg(long)]
     max_rows: Option<usize>,
-    /// Drop rows longer than this many tokens.
-    #[arg(long, default_value_t = 1024)]
+    /// Longest sequence trained on: longer rows are cut into pieces that each keep the system
+    /// prompt and the task (the agent's prompt alone is about 1,200 tokens); longer pairs
+    /// lose their oldest prompt messages.
+    #[arg(long, default_value_t = 2048)]
     max_tokens: usize,
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Stop after the step that reaches this many seconds of training and save the adapter
+    /// as it is (a bound on CPU time; the learning-rate schedule is not shortened).
+    #[arg(long, value_name = "SECONDS")]
+    max_seconds: Option<f64>,
     /// Held-out SFT rows: report their assistant-token loss before and after training.
     #[arg(long, value_name = "JSONL")]
     eval: Option<PathBuf>,
@@ -116,6 +122,7 @@ pub async fn run(ctx: &Context, args: &TrainArgs) -> CommandResult {
             kind: loss,
             rpo_alpha: args.rpo_alpha,
         },
+        max_seconds: args.max_seconds,
         ..Default::default()
     };
     let bar = ctx.progress(0, "training");
@@ -153,6 +160,8 @@ pub async fn run(ctx: &Context, args: &TrainArgs) -> CommandResult {
             "tokens": report.tokens,
             "seconds": report.seconds,
             "tokens_per_second": tokens_per_second,
+            "stopped_early": report.stopped_early,
+            "losses": report.log.iter().map(|l| l.loss).collect::<Vec<_>>(),
             "eval": eval.map(|(rows, before, after)| json!({"rows": rows, "loss_before": before, "loss_after": after})),
         }))?;
     } else {
@@ -163,6 +172,9 @@ pub async fn run(ctx: &Context, args: &TrainArgs) -> CommandResult {
             report.final_loss,
             args.out.display()
         );
+        if report.stopped_early {
+            println!("stopped early by --max-seconds");
+        }
         if let Some((rows, before, after)) = eval {
             println!("held-out loss ({rows} rows): {before:.4} before, {after:.4} after");
         }
