@@ -54,7 +54,7 @@ def main():
             with tempfile.TemporaryDirectory() as out:
                 side["ours"].append(timed(
                     [args.apprentice, "-q", "train", kind, "--data", rows, "--out", out, "--model", args.gguf,
-                     "--max-tokens", str(args.max_tokens), "--max-rows", str(n), "--json", *common], env))
+                     "--max-tokens", str(args.max_tokens), "--json", *common], env))
             side["torch"].append(timed(
                 [args.python, os.path.join(HERE, "torch_train.py"), "--kind", kind, "--tokens", tokens,
                  "--gguf", args.gguf, "--threads", str(args.threads), *common], env))

@@ -22,10 +22,13 @@ MODEL="${MODEL:-$("$BIN/apprentice" -q models fetch)}"
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 
+# Both sides read the same first N rows: the trainer cuts rows over MAX_TOKENS into pieces, so
+# the token file can hold more lines than rows.
 tokenize() { # kind rows n
-    "$BIN/examples/tokenize" --kind "$1" --data "$2" --out "$WORK/$1.tokens.jsonl" --model "$MODEL" \
-        --max-tokens "$MAX_TOKENS" --max-rows "$3" >&2
-    echo "$1=$2:$WORK/$1.tokens.jsonl"
+    head -n "$3" "$2" >"$WORK/$1.rows.jsonl"
+    "$BIN/examples/tokenize" --kind "$1" --data "$WORK/$1.rows.jsonl" --out "$WORK/$1.tokens.jsonl" \
+        --model "$MODEL" --max-tokens "$MAX_TOKENS" >&2
+    echo "$1=$WORK/$1.rows.jsonl:$WORK/$1.tokens.jsonl"
 }
 SFT="$(tokenize sft "${SFT_DATA:-$HERE/data/sft.jsonl}" "${SFT_ROWS:-16}")"
 DPO="$(tokenize dpo "${DPO_DATA:-$HERE/data/dpo.jsonl}" "${DPO_ROWS:-8}")"
