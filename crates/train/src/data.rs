@@ -379,7 +379,7 @@ fn finish<T>(path: &Path, rows: Vec<T>, cuts: Cuts) -> Result<Vec<T>> {
 }
 
 /// Loads and tokenises SFT rows. Malformed lines and rows with no trained assistant token
-/// are errors naming the file and line; over-long rows are dropped and counted.
+/// are errors naming the file and line; over-long rows are cut into pieces ([`LoadLimits`]).
 pub fn load_sft(path: &Path, model: &EmbeddedModel, limits: LoadLimits) -> Result<Vec<SftExample>> {
     let (mut out, mut cuts, mut rows) = (Vec::new(), Cuts::default(), 0);
     for (line, text) in read_lines(path)? {
