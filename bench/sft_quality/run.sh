@@ -15,7 +15,9 @@
 #
 # Prints the numbers and one JSON document; keeps everything in OUT (default
 # bench/sft_quality/out). Knobs: OUT, VARIANTS (12), HOLDOUT (0.25), EPOCHS (1),
-# MAX_TOKENS (2048), LR (2e-4), MAX_STEPS (4), EVAL_TASKS, EVAL_TRAIN_TASKS, CARGO_TARGET_DIR.
+# MAX_TOKENS (2048), LR (2e-4), MAX_SECONDS (2400: all ~300 rows are ~1.1M tokens, hours at
+# 40-100 tokens/s on 2 cores, so training stops at the bound and saves the adapter), MAX_STEPS
+# (4), EVAL_TASKS, EVAL_TRAIN_TASKS, CARGO_TARGET_DIR.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 HERE="$ROOT/bench/sft_quality"
@@ -55,7 +57,8 @@ log "held-out tasks: $HELD_OUT_TASKS"
 if [ ! -f "$OUT/adapter/adapter_model.safetensors" ]; then
     log "train sft on $(wc -l <"$OUT/train.jsonl") rows"
     "${A[@]}" train sft --data "$OUT/train.jsonl" --eval "$OUT/clean.heldout.jsonl" --out "$OUT/adapter" \
-        --epochs "${EPOCHS:-1}" --max-tokens "${MAX_TOKENS:-2048}" --lr "${LR:-2e-4}" --json >"$OUT/train.json"
+        --epochs "${EPOCHS:-1}" --max-tokens "${MAX_TOKENS:-2048}" --lr "${LR:-2e-4}" \
+        --max-seconds "${MAX_SECONDS:-2400}" --json >"$OUT/train.json"
 fi
 
 # 4. Tool-call parse rate, base vs adapter, same tasks and steps, greedy.
