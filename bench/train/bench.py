@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Runs `apprentice train sft|dpo` and the PyTorch + PEFT trainer (torch_train.py) on the same
-token ids, LoRA settings and thread count, alternately, each under `/usr/bin/time -v`, and
-prints tokens/s and peak RSS of each with the ratios ours / theirs. Called by run.sh."""
+"""Runs `apprentice train sft|dpo`, a plain PyTorch + PEFT loop (torch_train.py) and TRL's
+trainers (trl_train.py) on the same token ids, LoRA settings and thread count, in turn, each
+under `/usr/bin/time -v`, and prints tokens/s and peak RSS of each with the ratios ours /
+theirs. Called by run.sh."""
 
 import argparse
 import json
@@ -49,37 +50,38 @@ def main():
         lr = "2e-4" if kind == "sft" else "5e-6"
         common = ["--rank", str(args.rank), "--alpha", str(2 * args.rank), "--dropout", "0.05",
                   "--lr", lr, "--grad-accum", str(args.grad_accum)]
-        side = {"ours": [], "torch": []}
+        peers = {"torch": "torch_train.py", "trl": "trl_train.py"}
+        side = {"ours": [], **{p: [] for p in peers}}
         for _ in range(args.runs):
             with tempfile.TemporaryDirectory() as out:
                 side["ours"].append(timed(
                     [args.apprentice, "-q", "train", kind, "--data", rows, "--out", out, "--model", args.gguf,
                      "--max-tokens", str(args.max_tokens), "--json", *common], env))
-            side["torch"].append(timed(
-                [args.python, os.path.join(HERE, "torch_train.py"), "--kind", kind, "--tokens", tokens,
-                 "--gguf", args.gguf, "--threads", str(args.threads), *common], env))
-        best = {k: max(v, key=lambda r: r[0]["tokens_per_second"]) for k, v in side.items()}
+            for peer, script in peers.items():
+                side[peer].append(timed(
+                    [args.python, os.path.join(HERE, script), "--kind", kind, "--tokens", tokens,
+                     "--gguf", args.gguf, "--threads", str(args.threads), *common], env))
+        best = {k: max(v, key=lambda r: r[0]["tokens_per_second"])[0] for k, v in side.items()}
         peak = {k: max(r[1] for r in v) for k, v in side.items()}
-        ours, theirs = best["ours"][0], best["torch"][0]
-        if ours["tokens"] != theirs["tokens"]:
-            sys.exit(f"{kind}: token counts differ ({ours['tokens']} vs {theirs['tokens']})")
-        results[kind] = {
-            "rows": n,
-            "tokens": ours["tokens"],
-            "ours_tokens_per_second": ours["tokens_per_second"],
-            "torch_tokens_per_second": theirs["tokens_per_second"],
-            "speed_ratio_ours_over_torch": ours["tokens_per_second"] / theirs["tokens_per_second"],
-            "ours_peak_rss_mib": peak["ours"],
-            "torch_peak_rss_mib": peak["torch"],
-            "rss_ratio_ours_over_torch": peak["ours"] / peak["torch"],
-            "ours_final_loss": ours["final_loss"],
-            "torch_final_loss": theirs["final_loss"],
-        }
+        ours = best["ours"]
+        result = {"rows": n, "tokens": ours["tokens"]}
+        for name, b in best.items():
+            if b["tokens"] != ours["tokens"]:
+                sys.exit(f"{kind}: token counts differ (ours {ours['tokens']}, {name} {b['tokens']})")
+            result[name] = {"tokens_per_second": b["tokens_per_second"], "peak_rss_mib": peak[name],
+                            "final_loss": b["final_loss"]}
+            if name != "ours":
+                result[name]["speed_ratio_ours_over_it"] = ours["tokens_per_second"] / b["tokens_per_second"]
+                result[name]["rss_ratio_ours_over_it"] = peak["ours"] / peak[name]
+        results[kind] = result
     for kind, r in results.items():
-        print(f"{kind}: {r['rows']} rows, {r['tokens']} tokens | tokens/s ours {r['ours_tokens_per_second']:.1f}"
-              f" torch {r['torch_tokens_per_second']:.1f} (x{r['speed_ratio_ours_over_torch']:.2f})"
-              f" | peak RSS ours {r['ours_peak_rss_mib']:.0f} MiB torch {r['torch_peak_rss_mib']:.0f} MiB"
-              f" (x{r['rss_ratio_ours_over_torch']:.2f})", file=sys.stderr)
+        line = [f"{kind}: {r['rows']} rows, {r['tokens']} tokens"]
+        for name in ("ours", *peers):
+            s = r[name]
+            ratio = "" if name == "ours" else (
+                f" (ours x{s['speed_ratio_ours_over_it']:.2f} speed, x{s['rss_ratio_ours_over_it']:.2f} memory)")
+            line.append(f"{name} {s['tokens_per_second']:.1f} tokens/s, {s['peak_rss_mib']:.0f} MiB{ratio}")
+        print(" | ".join(line), file=sys.stderr)
     print(json.dumps({"threads": args.threads, "runs": args.runs, "results": results}, indent=2))
 
 

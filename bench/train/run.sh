@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# LoRA training throughput and peak memory: `apprentice train sft|dpo` against PyTorch + PEFT
-# (torch_train.py) on the same SmolLM2-135M GGUF, the same token ids (apprentice's chat
+# LoRA training throughput and peak memory: `apprentice train sft|dpo` against a plain
+# PyTorch + PEFT loop (torch_train.py) and TRL's SFTTrainer / DPOTrainer (trl_train.py) on the
+# same SmolLM2-135M GGUF, the same token ids (apprentice's chat
 # template, written by the `tokenize` example), the same LoRA (rank 8, alpha 16, dropout 0.05,
 # all seven projections), the same optimizer settings and the same number of CPU threads.
 #
 # Prints a line per kind and one JSON document with tokens/s, peak RSS and the ratios
-# ours / torch. Knobs: THREADS (2), RUNS (1; best run reported), SFT_ROWS (16), DPO_ROWS (8),
+# ours / each peer. Knobs: THREADS (2), RUNS (1; best run reported), SFT_ROWS (16), DPO_ROWS (8),
 # MAX_TOKENS (1024), SFT_DATA / DPO_DATA (default: the rows in bench/train/data, exported
 # from demo runs), MODEL, CARGO_TARGET_DIR, PEFT_VENV.
 set -euo pipefail

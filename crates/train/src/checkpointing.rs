@@ -10,9 +10,11 @@
 //! block's output through it (as the gradient of `Σ output ⊙ upstream`), adds the LoRA
 //! variables' gradients to the accumulator and hands the input's gradient to the block below.
 //!
-//! The cost is one extra forward pass per sequence. Dropout masks are drawn from a seed per
-//! (sequence, layer, projection), so the recomputed block is the block that produced the loss
-//! and the gradients are exact, not an approximation.
+//! The cost is one extra forward pass per sequence, a third of the compute. So the graphs of
+//! as many blocks as fit in a memory budget are kept after all (short sequences keep every
+//! block and recompute nothing; long ones keep a few); only the rest are recomputed. Dropout
+//! masks are drawn from a seed per (sequence, layer, projection), so a recomputed block is
+//! the block that produced the loss and the gradients are exact, not an approximation.
 
 use crate::data::Sequence;
 use crate::error::{Result, TrainError};
@@ -64,11 +66,22 @@ impl Targets {
     }
 }
 
+/// What the backward pass needs of one block.
+enum Saved {
+    /// The block's input only: the backward pass recomputes the block.
+    Input(Tensor),
+    /// The input, as the variable the block's graph starts from, and the output with its
+    /// graph: no recomputation, at the cost of the graph's memory.
+    Graph { input: Var, output: Tensor },
+}
+
 /// What a checkpointed forward pass keeps for the backward pass.
 pub(crate) struct Activations {
     targets: Option<Targets>,
-    /// The input of every block, then the last block's output.
-    states: Vec<Tensor>,
+    /// One entry per block, first to last.
+    blocks: Vec<Saved>,
+    /// The last block's output.
+    last: Tensor,
     mode: Mode,
     seed: u64,
 }
@@ -87,32 +100,45 @@ pub fn sequence_logp(model: &TrainableLlama, seq: &Sequence, mode: Mode) -> Resu
     targets.logp(model, &x)
 }
 
-/// The summed completion log-prob of `seq`, keeping only the block inputs: memory for one
-/// layer's graph at a time. `seed` draws the dropout masks (the same seed must reach
-/// [`backward`]).
+/// The summed completion log-prob of `seq`. The graphs of the first blocks are kept while
+/// their estimated size fits in `graph_bytes` (0 for a pass with no backward); the other
+/// blocks keep only their input and are recomputed by [`backward`]. `seed` draws the dropout
+/// masks (the same seed must reach [`backward`]).
 pub(crate) fn forward(
     model: &TrainableLlama,
     seq: &Sequence,
     mode: Mode,
     seed: u64,
+    graph_bytes: usize,
 ) -> Result<(f32, Activations)> {
     let targets = Targets::of(seq)?;
-    let mut states = Vec::with_capacity(model.n_layers() + 1);
-    let mut x = model.embed(&seq.tokens[..seq.tokens.len() - 1])?;
+    let inputs = &seq.tokens[..seq.tokens.len() - 1];
+    let per_block = model.block_graph_bytes(inputs.len());
+    let mut budget = if targets.is_some() { graph_bytes } else { 0 };
+    let mut blocks = Vec::with_capacity(model.n_layers());
+    let mut x = model.embed(inputs)?;
     for layer in 0..model.n_layers() {
-        // `detach` drops the block's graph; only its input and output stay.
-        let y = model.block_forward(layer, &x, mode, seed)?.detach();
-        states.push(x);
-        x = y;
+        // `detach` shares the output's storage without its graph.
+        if per_block <= budget {
+            budget -= per_block;
+            let input = Var::from_tensor(&x)?;
+            let output = model.block_forward(layer, input.as_tensor(), mode, seed)?;
+            x = output.detach();
+            blocks.push(Saved::Graph { input, output });
+        } else {
+            let y = model.block_forward(layer, &x, mode, seed)?.detach();
+            blocks.push(Saved::Input(x));
+            x = y;
+        }
     }
     let logp = match &targets {
         Some(t) => t.logp(model, &x)?.to_scalar::<f32>()?,
         None => 0.0,
     };
-    states.push(x);
     let acts = Activations {
         targets,
-        states,
+        blocks,
+        last: x,
         mode,
         seed,
     };
@@ -129,23 +155,26 @@ pub(crate) fn backward(
 ) -> Result<()> {
     let Activations {
         targets,
-        mut states,
+        mut blocks,
+        last,
         mode,
         seed,
     } = acts;
     let Some(targets) = targets else {
         return Ok(());
     };
-    let last = states
-        .pop()
-        .ok_or_else(|| missing("the last hidden state"))?;
     let hidden = Var::from_tensor(&last)?;
     let grads = (targets.logp(model, hidden.as_tensor())? * scale)?.backward()?;
     let mut upstream = input_grad(&grads, &hidden)?;
     for layer in (0..model.n_layers()).rev() {
-        let input = states.pop().ok_or_else(|| missing("a block input"))?;
-        let x = Var::from_tensor(&input)?;
-        let y = model.block_forward(layer, x.as_tensor(), mode, seed)?;
+        let (x, y) = match blocks.pop().ok_or_else(|| missing("a block input"))? {
+            Saved::Graph { input, output } => (input, output),
+            Saved::Input(input) => {
+                let x = Var::from_tensor(&input)?;
+                let y = model.block_forward(layer, x.as_tensor(), mode, seed)?;
+                (x, y)
+            }
+        };
         let grads = (y * &upstream)?.sum_all()?.backward()?;
         sink(&grads)?;
         if layer > 0 {
@@ -204,32 +233,39 @@ mod tests {
             .expect("scale")
             .backward()
             .expect("backward");
-        let (lp, acts) = forward(&model, &seq, Mode::TRAIN, 0).expect("forward");
         let whole = whole.to_scalar::<f32>().expect("scalar");
-        assert!((lp - whole).abs() < 1e-4 * whole.abs(), "{lp} vs {whole}");
-        let vars = model.vars();
-        let mut sums: Vec<Option<Tensor>> = vec![None; vars.len()];
-        backward(&model, acts, -0.5, |g| {
-            for (v, sum) in vars.iter().zip(&mut sums) {
-                if let Some(g) = g.get(v.as_tensor()) {
-                    *sum = Some(match sum.take() {
-                        Some(s) => (s + g)?,
-                        None => g.clone(),
-                    });
+        let per_block = model.block_graph_bytes(seq.tokens.len() - 1);
+        // Recompute both blocks, keep the first block's graph and recompute the second, keep both.
+        for graph_bytes in [0, per_block, usize::MAX] {
+            let (lp, acts) = forward(&model, &seq, Mode::TRAIN, 0, graph_bytes).expect("forward");
+            assert!((lp - whole).abs() < 1e-4 * whole.abs(), "{lp} vs {whole}");
+            let vars = model.vars();
+            let mut sums: Vec<Option<Tensor>> = vec![None; vars.len()];
+            backward(&model, acts, -0.5, |g| {
+                for (v, sum) in vars.iter().zip(&mut sums) {
+                    if let Some(g) = g.get(v.as_tensor()) {
+                        *sum = Some(match sum.take() {
+                            Some(s) => (s + g)?,
+                            None => g.clone(),
+                        });
+                    }
                 }
+                Ok(())
+            })
+            .expect("backward");
+            for (v, got) in vars.iter().zip(sums) {
+                let want = expected.get(v.as_tensor()).expect("expected gradient");
+                let got = got.expect("checkpointed gradient");
+                let diff = (&got - want).expect("diff").abs().expect("abs");
+                let diff = diff.max_all().expect("max").to_scalar::<f32>().expect("s");
+                let size = want.abs().expect("abs").max_all().expect("max");
+                let size = size.to_scalar::<f32>().expect("s");
+                assert!(size > 0.0, "a zero gradient proves nothing");
+                assert!(
+                    diff <= 1e-4 * size,
+                    "{graph_bytes}: max diff {diff} of {size}"
+                );
             }
-            Ok(())
-        })
-        .expect("backward");
-        for (v, got) in vars.iter().zip(sums) {
-            let want = expected.get(v.as_tensor()).expect("expected gradient");
-            let got = got.expect("checkpointed gradient");
-            let diff = (&got - want).expect("diff").abs().expect("abs");
-            let diff = diff.max_all().expect("max").to_scalar::<f32>().expect("s");
-            let size = want.abs().expect("abs").max_all().expect("max");
-            let size = size.to_scalar::<f32>().expect("s");
-            assert!(size > 0.0, "a zero gradient proves nothing");
-            assert!(diff <= 1e-4 * size, "max diff {diff} of {size}");
         }
     }
 }

@@ -24,4 +24,6 @@ pub use error::{Result, TrainError};
 pub use loss::{DpoKind, DpoLossConfig, DpoRewards};
 pub use model::{LoraConfig, Mode, TrainableLlama};
 pub use peft::save_adapter;
-pub use trainer::{Schedule, StepLog, TrainConfig, TrainReport, train_dpo, train_sft};
+pub use trainer::{
+    DEFAULT_GRAPH_MEMORY, Schedule, StepLog, TrainConfig, TrainReport, train_dpo, train_sft,
+};

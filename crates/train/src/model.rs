@@ -211,12 +211,22 @@ impl Linear {
     }
 }
 
-/// Inverted dropout's mask for `x`: 0 with probability `p`, else `1 / (1 - p)`.
+/// Inverted dropout's mask for `x`: 0 with probability `p`, else `1 / (1 - p)`. Element `i`
+/// draws `mix(seed, i)`, a hash rather than a stream cipher: masks are drawn for every
+/// projection of every layer on every pass, and a cryptographic generator showed up in
+/// profiles.
 fn dropout_mask(x: &Tensor, p: f32, seed: u64) -> Result<Tensor> {
-    let mut rng = StdRng::seed_from_u64(seed);
     let keep = 1.0 / (1.0 - p);
-    let mask: Vec<f32> = (0..x.elem_count())
-        .map(|_| if rng.random::<f32>() < p { 0.0 } else { keep })
+    // The top 24 bits as a uniform float in [0, 1).
+    let threshold = (f64::from(p) * f64::from(1u32 << 24)) as u64;
+    let mask: Vec<f32> = (0..x.elem_count() as u64)
+        .map(|i| {
+            if mix(seed, i) >> 40 < threshold {
+                0.0
+            } else {
+                keep
+            }
+        })
         .collect();
     Ok(Tensor::from_vec(mask, x.shape(), x.device())?)
 }
@@ -443,6 +453,17 @@ impl TrainableLlama {
             .collect()
     }
 
+    /// Bytes the autograd graph of one block holds for a sequence of `seq` tokens: the
+    /// f32 tensors [`TrainableLlama::block_forward`] creates, counted per token (norms, the
+    /// projections with their dropout and LoRA paths, RoPE, the MLP), plus the scores and
+    /// probabilities, `2 · heads · seq²`, which dominate long sequences.
+    pub(crate) fn block_graph_bytes(&self, seq: usize) -> usize {
+        let c = &self.cfg;
+        let kv = c.n_kv_head * c.head_dim;
+        let per_token = 44 * c.n_embd + 8 * kv + 14 * c.n_ff;
+        4 * (per_token * seq + 2 * c.n_head * seq * seq)
+    }
+
     /// Number of transformer blocks.
     pub fn n_layers(&self) -> usize {
         self.blocks.len()
@@ -579,6 +600,28 @@ fn rope_tables(cfg: &LlamaConfig) -> Result<(Tensor, Tensor)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The hashed mask drops `p` of the elements, scales the rest by `1 / (1 - p)`, is the
+    /// same for the same seed and differs between seeds.
+    #[test]
+    fn dropout_mask_drops_p_and_keeps_the_mean() {
+        let x = Tensor::zeros((400, 250), DType::F32, &Device::Cpu).unwrap();
+        let mask = |seed| {
+            dropout_mask(&x, 0.2, seed)
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap()
+        };
+        let m = mask(3);
+        let dropped = m.iter().filter(|&&v| v == 0.0).count() as f64 / m.len() as f64;
+        let mean = m.iter().map(|&v| f64::from(v)).sum::<f64>() / m.len() as f64;
+        assert!((dropped - 0.2).abs() < 0.005, "dropped {dropped}");
+        assert!((mean - 1.0).abs() < 0.01, "mean {mean}");
+        assert_eq!(m, mask(3));
+        assert_ne!(m, mask(4));
+    }
 
     /// The fused ops give the composed ops' values and input gradients.
     #[test]

@@ -56,7 +56,15 @@ pub struct TrainConfig {
     /// Stop after the optimizer step that reaches this many seconds of training and save the
     /// adapter as it is (the schedule is not shortened to fit): a bound on CPU time.
     pub max_seconds: Option<f64>,
+    /// Memory for the autograd graphs of whole blocks kept from the forward pass (the blocks
+    /// beyond it are recomputed in the backward pass): more is faster, down to no
+    /// recomputation at all; 0 recomputes every block.
+    pub graph_memory: usize,
 }
+
+/// [`TrainConfig::graph_memory`]'s default: every block of a ~500-token row, a few of a
+/// 2,000-token one.
+pub const DEFAULT_GRAPH_MEMORY: usize = 2 << 30;
 
 impl Default for TrainConfig {
     fn default() -> Self {
@@ -72,6 +80,7 @@ impl Default for TrainConfig {
             dpo: DpoLossConfig::default(),
             base_model: "HuggingFaceTB/SmolLM2-135M-Instruct".into(),
             max_seconds: None,
+            graph_memory: DEFAULT_GRAPH_MEMORY,
         }
     }
 }
@@ -156,7 +165,7 @@ pub struct TrainReport {
 pub fn sft_eval_loss(model: &TrainableLlama, examples: &[SftExample]) -> Result<f32> {
     let (mut sum, mut n) = (0f64, 0usize);
     for ex in examples {
-        let (lp, _) = checkpointing::forward(model, &ex.seq, Mode::EVAL, 0)?;
+        let (lp, _) = checkpointing::forward(model, &ex.seq, Mode::EVAL, 0, 0)?;
         sum -= f64::from(lp);
         n += ex.seq.trained();
     }
@@ -224,13 +233,15 @@ trait Objective {
     /// Tokens example `i` puts through the trained forward pass.
     fn tokens(&self, i: usize) -> usize;
     /// Adds the gradient of example `i`'s loss divided by `denom` to `acc`; returns that loss
-    /// and the example's DPO statistics. `seed` draws its dropout masks.
+    /// and the example's DPO statistics. `seed` draws its dropout masks; `graph_bytes` bounds the
+    /// block graphs kept from the forward pass.
     fn accumulate(
         &self,
         model: &TrainableLlama,
         i: usize,
         denom: f64,
         seed: u64,
+        graph_bytes: usize,
         acc: &mut Accumulator,
     ) -> Result<(f32, Option<DpoRewards>)>;
 }
@@ -259,10 +270,11 @@ impl Objective for Sft<'_> {
         i: usize,
         denom: f64,
         seed: u64,
+        graph_bytes: usize,
         acc: &mut Accumulator,
     ) -> Result<(f32, Option<DpoRewards>)> {
         let ex = &self.0[i];
-        let (lp, acts) = checkpointing::forward(model, &ex.seq, Mode::TRAIN, seed)?;
+        let (lp, acts) = checkpointing::forward(model, &ex.seq, Mode::TRAIN, seed, graph_bytes)?;
         let scale = -f64::from(ex.weight) / denom;
         checkpointing::backward(model, acts, scale, |g| acc.add(g))?;
         Ok(((f64::from(lp) * scale) as f32, None))
@@ -297,16 +309,24 @@ impl Objective for Dpo<'_> {
         i: usize,
         denom: f64,
         seed: u64,
+        graph_bytes: usize,
         acc: &mut Accumulator,
     ) -> Result<(f32, Option<DpoRewards>)> {
         let ex = &self.pairs[i];
         let reference = |s: &Sequence| -> Result<f32> {
-            Ok(checkpointing::forward(model, s, Mode::REFERENCE, 0)?.0)
+            Ok(checkpointing::forward(model, s, Mode::REFERENCE, 0, 0)?.0)
         };
         let (ref_c, ref_r) = (reference(&ex.chosen)?, reference(&ex.rejected)?);
-        let (pc, acts_c) = checkpointing::forward(model, &ex.chosen, Mode::TRAIN, seed)?;
-        let (pr, acts_r) =
-            checkpointing::forward(model, &ex.rejected, Mode::TRAIN, seed.wrapping_add(1))?;
+        // Both sequences' activations are alive at once: half the graph memory each.
+        let (pc, acts_c) =
+            checkpointing::forward(model, &ex.chosen, Mode::TRAIN, seed, graph_bytes / 2)?;
+        let (pr, acts_r) = checkpointing::forward(
+            model,
+            &ex.rejected,
+            Mode::TRAIN,
+            seed.wrapping_add(1),
+            graph_bytes / 2,
+        )?;
         let dev = Device::Cpu;
         let scalar = |v: f32| Tensor::new(&[v], &dev);
         let (policy_c, policy_r) = (Var::new(&[pc], &dev)?, Var::new(&[pr], &dev)?);
@@ -416,7 +436,8 @@ fn run(
             for &i in chunk {
                 // Even seeds: a DPO pair uses `seed` and `seed + 1`.
                 let seed = cfg.seed ^ ((((step as u64) << 32) | i as u64) << 1);
-                let (loss, r) = obj.accumulate(model, i, denom, seed, &mut acc)?;
+                let (loss, r) =
+                    obj.accumulate(model, i, denom, seed, cfg.graph_memory, &mut acc)?;
                 loss_sum += loss;
                 rewards.extend(r);
                 tokens += obj.tokens(i);

@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use apprentice_embedded::{EmbeddedModel, default_cache_dir, fetch_default_model};
 use apprentice_train::{
-    DpoKind, DpoLossConfig, LoadLimits, LoraConfig, TrainConfig, TrainError, TrainableLlama,
-    load_dpo, load_sft, train_dpo, train_sft, trainer::sft_eval_loss,
+    DEFAULT_GRAPH_MEMORY, DpoKind, DpoLossConfig, LoadLimits, LoraConfig, TrainConfig, TrainError,
+    TrainableLlama, load_dpo, load_sft, train_dpo, train_sft, trainer::sft_eval_loss,
 };
 use clap::{Args, ValueEnum};
 use serde_json::json;
@@ -72,6 +72,11 @@ pub struct TrainArgs {
     /// Held-out SFT rows: report their assistant-token loss before and after training.
     #[arg(long, value_name = "JSONL")]
     eval: Option<PathBuf>,
+    /// Memory for the autograd graphs of whole layers kept from the forward pass; the layers
+    /// beyond it are recomputed in the backward pass (slower, a third more compute). 0
+    /// recomputes every layer: the least memory.
+    #[arg(long, value_name = "MIB", default_value_t = DEFAULT_GRAPH_MEMORY >> 20)]
+    graph_memory: usize,
 }
 
 /// Data and configuration problems, and a diverged run (lower the learning rate), are the
@@ -123,6 +128,7 @@ pub async fn run(ctx: &Context, args: &TrainArgs) -> CommandResult {
             rpo_alpha: args.rpo_alpha,
         },
         max_seconds: args.max_seconds,
+        graph_memory: args.graph_memory.saturating_mul(1 << 20),
         ..Default::default()
     };
     let bar = ctx.progress(0, "training");
