@@ -62,7 +62,7 @@ pub struct TrainConfig {
     pub graph_memory: usize,
 }
 
-/// [`TrainConfig::graph_memory`]'s default: every block of a ~500-token row, a few of a
+/// [`TrainConfig::graph_memory`]'s default: every block of a ~500-token row, four of a
 /// 2,000-token one.
 pub const DEFAULT_GRAPH_MEMORY: usize = 2 << 30;
 
