@@ -171,6 +171,125 @@ impl CustomOp1 for CausalSoftmax {
     }
 }
 
+/// RMSNorm over the last dimension with a frozen weight, as one op.
+///
+/// candle's composed norm keeps five `(seq, n_embd)` intermediates per norm for the backward
+/// pass; this keeps none, and its backward is the closed form
+/// `dx = r · (g ⊙ w) − x · r³ · Σ(g ⊙ w ⊙ x) / n` with `r = 1 / rms(x)`.
+#[derive(Debug, Clone)]
+struct RmsNorm {
+    weight: Tensor,
+    eps: f64,
+}
+
+impl RmsNorm {
+    /// `1 / sqrt(mean(x²) + eps)` per row, `(.., 1)`.
+    fn inverse_rms(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        (x.sqr()?.mean_keepdim(D::Minus1)? + self.eps)?
+            .sqrt()?
+            .recip()
+    }
+}
+
+impl CustomOp1 for RmsNorm {
+    fn name(&self) -> &'static str {
+        "rms-norm"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &CpuStorage,
+        layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let x = input_tensor(storage, layout)?;
+        let y = x
+            .broadcast_mul(&self.inverse_rms(&x)?)?
+            .broadcast_mul(&self.weight)?;
+        Ok((
+            CpuStorage::F32(y.flatten_all()?.to_vec1::<f32>()?),
+            y.shape().clone(),
+        ))
+    }
+
+    fn bwd(&self, x: &Tensor, _y: &Tensor, g: &Tensor) -> candle_core::Result<Option<Tensor>> {
+        let x = x.detach();
+        let r = self.inverse_rms(&x)?;
+        let gw = g.broadcast_mul(&self.weight)?;
+        let n = x.dim(D::Minus1)? as f64;
+        let dot = (&gw * &x)?.sum_keepdim(D::Minus1)?;
+        let slope = ((r.powf(3.0)? * dot)? / n)?;
+        Ok(Some((gw.broadcast_mul(&r)? - x.broadcast_mul(&slope)?)?))
+    }
+}
+
+/// Interleaved rotary embedding (`rope_i`: pairs `(2i, 2i + 1)` rotated by `pos · θ_i`) of a
+/// contiguous `(1, heads, seq, head_dim)` tensor, as one op whose backward is the inverse
+/// rotation. candle's differentiable version keeps about five copies of its input.
+#[derive(Debug, Clone)]
+struct Rope {
+    /// `(seq, head_dim / 2)`.
+    cos: Vec<f32>,
+    sin: Vec<f32>,
+}
+
+impl Rope {
+    fn new(cos: &Tensor, sin: &Tensor) -> Result<Self> {
+        Ok(Self {
+            cos: cos.flatten_all()?.to_vec1()?,
+            sin: sin.flatten_all()?.to_vec1()?,
+        })
+    }
+
+    /// Rotates every pair of `x`, contiguous `(.., seq, head_dim)`, by the angle of its
+    /// position (`inverse`: by its negative, the backward pass). Pair `k` of a head is at
+    /// position `k / (head_dim / 2)`, frequency `k % (head_dim / 2)`: entry `k` of the tables.
+    fn rotate(&self, x: &mut [f32], inverse: bool) {
+        let sign = if inverse { -1.0 } else { 1.0 };
+        for head in x.chunks_mut(2 * self.cos.len()) {
+            for ((pair, &c), &s) in head.chunks_exact_mut(2).zip(&self.cos).zip(&self.sin) {
+                let (a, b, s) = (pair[0], pair[1], sign * s);
+                pair[0] = a * c - b * s;
+                pair[1] = a * s + b * c;
+            }
+        }
+    }
+
+    fn apply(&self, x: &Tensor, inverse: bool) -> candle_core::Result<Tensor> {
+        let mut data = x.flatten_all()?.to_vec1::<f32>()?;
+        if data.len() % (2 * self.cos.len()) != 0 {
+            return Err(candle_core::Error::Msg(format!(
+                "rope: {:?} does not fit tables of {} pairs",
+                x.dims(),
+                self.cos.len()
+            )));
+        }
+        self.rotate(&mut data, inverse);
+        Tensor::from_vec(data, x.shape(), x.device())
+    }
+}
+
+impl CustomOp1 for Rope {
+    fn name(&self) -> &'static str {
+        "rope-interleaved"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &CpuStorage,
+        layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let y = self.apply(&input_tensor(storage, layout)?, false)?;
+        Ok((
+            CpuStorage::F32(y.flatten_all()?.to_vec1::<f32>()?),
+            y.shape().clone(),
+        ))
+    }
+
+    fn bwd(&self, _x: &Tensor, _y: &Tensor, g: &Tensor) -> candle_core::Result<Option<Tensor>> {
+        Ok(Some(self.apply(g, true)?))
+    }
+}
+
 /// `x · wᵀ` for a frozen `w`; `x` is `(seq, in)`.
 fn frozen_matmul(x: &Tensor, w: &Tensor) -> Result<Tensor> {
     Ok(x.contiguous()?.apply_op1(FrozenMatmul(w.clone()))?)
@@ -530,13 +649,13 @@ impl TrainableLlama {
     }
 
     /// Bytes the autograd graph of one block holds for a sequence of `seq` tokens: per token,
-    /// the outputs of the projections, the norms, RoPE and the MLP (about `20 · n_embd +
-    /// 4 · n_ff` floats, which matches the measured peak: 1.6 GB for SmolLM2's 30 blocks at
-    /// about 500 tokens), plus the scores and probabilities, `2 · heads · seq²`, which
-    /// dominate long sequences.
+    /// the outputs of the projections, norms, RoPE and the MLP (about `12 · n_embd +
+    /// 3 · n_ff` floats, fitted to the measured peak: 1.3 GB for SmolLM2's 30 blocks at about
+    /// 500 tokens), plus the scores and probabilities, `2 · heads · seq²`, which dominate long
+    /// sequences.
     pub(crate) fn block_graph_bytes(&self, seq: usize) -> usize {
         let c = &self.cfg;
-        let per_token = 20 * c.n_embd + 2 * c.n_kv_head * c.head_dim + 4 * c.n_ff;
+        let per_token = 12 * c.n_embd + 2 * c.n_kv_head * c.head_dim + 3 * c.n_ff;
         4 * (per_token * seq + 2 * c.n_head * seq * seq)
     }
 
@@ -551,8 +670,7 @@ impl TrainableLlama {
         for layer in 0..self.blocks.len() {
             x = self.block_forward(layer, &x, mode, 0)?;
         }
-        let x = candle_nn::ops::rms_norm_slow(&x, &self.norm, self.cfg.rms_eps)?;
-        frozen_matmul(&x, &self.head)
+        frozen_matmul(&self.rms_norm(&x, &self.norm)?, &self.head)
     }
 
     /// The embeddings `(seq, n_embd)` of `tokens`, after checking them against the model.
@@ -588,8 +706,16 @@ impl TrainableLlama {
         targets: &Tensor,
     ) -> Result<Tensor> {
         let x = x.index_select(positions, 0)?;
-        let x = candle_nn::ops::rms_norm_slow(&x, &self.norm, self.cfg.rms_eps)?;
+        let x = self.rms_norm(&x, &self.norm)?;
         crate::loss::token_logps(&frozen_matmul(&x, &self.head)?, targets)
+    }
+
+    fn rms_norm(&self, x: &Tensor, weight: &Tensor) -> Result<Tensor> {
+        let op = RmsNorm {
+            weight: weight.clone(),
+            eps: f64::from(self.cfg.rms_eps),
+        };
+        Ok(x.contiguous()?.apply_op1(op)?)
     }
 
     /// Block `layer` applied to `x` `(seq, n_embd)`; `seed` draws its dropout masks.
@@ -621,12 +747,13 @@ impl TrainableLlama {
                 .contiguous()?
                 .unsqueeze(0)?)
         };
-        let h = candle_nn::ops::rms_norm_slow(x, &b.attn_norm, cfg.rms_eps)?;
+        let h = self.rms_norm(x, &b.attn_norm)?;
         let q = heads(lin(Projection::Q, &h)?, cfg.n_head)?;
         let k = heads(lin(Projection::K, &h)?, cfg.n_kv_head)?;
         let v = heads(lin(Projection::V, &h)?, cfg.n_kv_head)?;
-        let q = candle_nn::rotary_emb::rope_i_slow(&q, &cos, &sin)?.contiguous()?;
-        let k = candle_nn::rotary_emb::rope_i_slow(&k, &cos, &sin)?.contiguous()?;
+        let rope = Rope::new(&cos, &sin)?;
+        let q = q.apply_op1(rope.clone())?;
+        let k = k.apply_op1(rope)?;
         let group = cfg.n_head / cfg.n_kv_head;
         let repeat = |t: Tensor| -> Result<Tensor> {
             if group == 1 {
@@ -646,7 +773,7 @@ impl TrainableLlama {
             .transpose(0, 1)?
             .reshape((seq, cfg.n_embd))?;
         let x = (x + lin(Projection::O, &attn)?)?;
-        let h = candle_nn::ops::rms_norm_slow(&x, &b.ffn_norm, cfg.rms_eps)?;
+        let h = self.rms_norm(&x, &b.ffn_norm)?;
         let gate = lin(Projection::Gate, &h)?.silu()?;
         let up = lin(Projection::Up, &h)?;
         Ok((&x + lin(Projection::Down, &(gate * up)?)?)?)
@@ -747,7 +874,8 @@ mod tests {
         assert_ne!(m, mask(4));
     }
 
-    /// The fused ops give the composed ops' values and input gradients.
+    /// The fused ops (softmax, frozen matmul, RMSNorm, RoPE) give the composed ops' values
+    /// and input gradients.
     #[test]
     fn custom_ops_match_composed_ops_and_their_gradients() {
         let dev = Device::Cpu;
@@ -777,6 +905,18 @@ mod tests {
         let x = Var::from_vec(data(3 * 4, 3), (3, 4), &dev).unwrap();
         let m = Tensor::from_vec(data(6 * 4, 4), (6, 4), &dev).unwrap();
         let mw = Tensor::from_vec(data(3 * 6, 5), (3, 6), &dev).unwrap();
+        let norm_w = Tensor::from_vec(data(4, 6), 4, &dev).unwrap();
+        let norm = RmsNorm {
+            weight: norm_w.clone(),
+            eps: 1e-5,
+        };
+        let xw = Tensor::from_vec(data(3 * 4, 7), (3, 4), &dev).unwrap();
+        let q = Var::from_vec(data(2 * 5 * 4, 8), (1, 2, 5, 4), &dev).unwrap();
+        let angles: Vec<f32> = data(5 * 2, 9);
+        let cos = Tensor::from_vec(angles.iter().map(|a| a.cos()).collect(), (5, 2), &dev);
+        let sin = Tensor::from_vec(angles.iter().map(|a| a.sin()).collect(), (5, 2), &dev);
+        let (cos, sin) = (cos.unwrap(), sin.unwrap());
+        let qw = Tensor::from_vec(data(2 * 5 * 4, 10), (1, 2, 5, 4), &dev).unwrap();
         let pairs = [
             (fused, composed, s.as_tensor().clone(), w),
             (
@@ -784,6 +924,18 @@ mod tests {
                 x.matmul(&m.t().unwrap()).unwrap(),
                 x.as_tensor().clone(),
                 mw,
+            ),
+            (
+                x.apply_op1(norm).unwrap(),
+                candle_nn::ops::rms_norm_slow(&x, &norm_w, 1e-5).unwrap(),
+                x.as_tensor().clone(),
+                xw,
+            ),
+            (
+                q.apply_op1(Rope::new(&cos, &sin).unwrap()).unwrap(),
+                candle_nn::rotary_emb::rope_i_slow(&q, &cos, &sin).unwrap(),
+                q.as_tensor().clone(),
+                qw,
             ),
         ];
         for (ours, reference, input, weights) in pairs {
