@@ -84,7 +84,8 @@ def dpo_step(model, pairs, beta):
     return total, sum(len(p["chosen"]["tokens"]) + len(p["rejected"]["tokens"]) for p in pairs)
 
 
-def main():
+def parse_args():
+    """The command line shared with trl_train.py: bench.py calls both the same way."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--kind", choices=["sft", "dpo"], required=True)
     ap.add_argument("--tokens", required=True, help="JSONL from the tokenize example")
@@ -99,7 +100,11 @@ def main():
     ap.add_argument("--warmup-ratio", type=float, default=0.1)
     ap.add_argument("--max-grad-norm", type=float, default=1.0)
     ap.add_argument("--beta", type=float, default=0.1)
-    args = ap.parse_args()
+    return ap.parse_args()
+
+
+def main():
+    args = parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     rows = [json.loads(line) for line in open(args.tokens) if line.strip()]

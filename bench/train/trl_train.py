@@ -16,7 +16,6 @@ Prints one JSON line like torch_train.py: steps, tokens, seconds of trainer.trai
 tokens_per_second, final_loss.
 """
 
-import argparse
 import json
 import os
 import time
@@ -26,7 +25,7 @@ from datasets import Dataset
 from transformers import AutoTokenizer
 from trl import DPOConfig, DPOTrainer, SFTConfig, SFTTrainer
 
-from torch_train import load_model
+from torch_train import load_model, parse_args
 
 
 def sft_dataset(rows):
@@ -68,26 +67,14 @@ class PretokenizedDPOTrainer(DPOTrainer):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--kind", choices=["sft", "dpo"], required=True)
-    ap.add_argument("--tokens", required=True, help="JSONL from the tokenize example")
-    ap.add_argument("--gguf", required=True)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--rank", type=int, default=8)
-    ap.add_argument("--alpha", type=float, default=16.0)
-    ap.add_argument("--dropout", type=float, default=0.05)
-    ap.add_argument("--lr", type=float, default=2e-4)
-    ap.add_argument("--grad-accum", type=int, default=4)
-    ap.add_argument("--epochs", type=int, default=1)
-    ap.add_argument("--beta", type=float, default=0.1)
-    args = ap.parse_args()
+    args = parse_args()
     torch.set_num_threads(args.threads)
     rows = [json.loads(line) for line in open(args.tokens) if line.strip()]
     model = load_model(args.gguf, args.rank, args.alpha, args.dropout)
     common = dict(
         output_dir=os.environ.get("TMPDIR", "/tmp"), per_device_train_batch_size=1,
         gradient_accumulation_steps=args.grad_accum, learning_rate=args.lr, num_train_epochs=args.epochs,
-        lr_scheduler_type="cosine", warmup_ratio=0.1, max_grad_norm=1.0, weight_decay=0.0,
+        lr_scheduler_type="cosine", warmup_ratio=args.warmup_ratio, max_grad_norm=args.max_grad_norm, weight_decay=0.0,
         optim="adamw_torch", logging_steps=1, save_strategy="no", report_to=[], use_cpu=True,
         dataloader_num_workers=0, seed=0, remove_unused_columns=False, disable_tqdm=True,
     )
