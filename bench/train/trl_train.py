@@ -16,8 +16,10 @@ Prints one JSON line like torch_train.py: steps, tokens, seconds of trainer.trai
 tokens_per_second, final_loss.
 """
 
+import contextlib
 import json
 import os
+import sys
 import time
 
 import torch
@@ -97,7 +99,8 @@ def main():
                            max_completion_length=longest, **common),
         )
     started = time.perf_counter()
-    trainer.train()
+    with contextlib.redirect_stdout(sys.stderr):  # the trainer prints its logs; stdout is our JSON
+        trainer.train()
     seconds = time.perf_counter() - started
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     print(json.dumps({"steps": trainer.state.global_step, "tokens": tokens, "seconds": seconds,
