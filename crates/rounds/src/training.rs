@@ -24,8 +24,8 @@ use apprentice_embedded::{EmbeddedModel, EmbeddedSpec, default_cache_dir, fetch_
 use apprentice_store::StoredEpisode;
 use apprentice_train::peft::fold_adapter;
 use apprentice_train::{
-    DpoLossConfig, LoadLimits, LoraConfig, TrainConfig, TrainError, TrainReport, TrainableLlama,
-    load_dpo, load_sft, train_dpo, train_sft,
+    DEFAULT_GRAPH_MEMORY, DpoLossConfig, LoadLimits, LoraConfig, TrainConfig, TrainError,
+    TrainReport, TrainableLlama, load_dpo, load_sft, train_dpo, train_sft,
 };
 use indicatif::ProgressBar;
 use serde::{Deserialize, Serialize};
@@ -84,7 +84,15 @@ pub struct TrainSettings {
     /// Bound on each training stage's seconds (the adapter is saved as it is when reached).
     #[serde(default)]
     pub max_seconds: Option<f64>,
+    /// MiB of autograd graphs kept from the forward pass (`train --graph-memory`).
+    #[serde(default = "default_graph_memory_mib")]
+    pub graph_memory_mib: usize,
     pub seed: u64,
+}
+
+/// What loops stored before the setting existed trained with.
+fn default_graph_memory_mib() -> usize {
+    DEFAULT_GRAPH_MEMORY >> 20
 }
 
 /// One trained stage.
@@ -250,6 +258,7 @@ impl Trainer {
                 ..DpoLossConfig::default()
             },
             max_seconds: self.settings.max_seconds,
+            graph_memory: self.settings.graph_memory_mib.saturating_mul(1 << 20),
             ..TrainConfig::default()
         }
     }

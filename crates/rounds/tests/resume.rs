@@ -81,6 +81,7 @@ fn config(dir: &std::path::Path, tasks: &[Task], seed: u64) -> LoopConfig {
             max_rows: None,
             max_tokens: 1024,
             max_seconds: None,
+            graph_memory_mib: 64,
             seed,
         },
     }

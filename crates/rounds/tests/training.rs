@@ -33,6 +33,7 @@ fn settings() -> TrainSettings {
         max_rows: None,
         max_tokens: 200,
         max_seconds: None,
+        graph_memory_mib: 64,
         seed: 3,
     }
 }

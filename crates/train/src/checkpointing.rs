@@ -1,14 +1,14 @@
 //! Gradient checkpointing per transformer block, so memory grows with one layer's graph
 //! rather than thirty.
 //!
-//! A plain backward pass keeps every intermediate of every layer alive until it runs: the
-//! attention scores and probabilities alone are `2 · heads · seq²` floats per layer, which is
-//! ~9 GB over SmolLM2's 30 layers at 2,000 tokens and ~35 GB at 4,000. Here the forward pass
-//! keeps only each block's input (`seq · n_embd` floats) and drops the block's graph as soon as
-//! its output exists. The backward pass then walks the blocks from the last to the first: it
-//! recomputes one block from its saved input, back-propagates the gradient arriving at the
-//! block's output through it (as the gradient of `Σ output ⊙ upstream`), adds the LoRA
-//! variables' gradients to the accumulator and hands the input's gradient to the block below.
+//! A plain backward pass keeps every intermediate of every layer alive until it runs: about
+//! 12,500 floats per token per layer for SmolLM2, ~3 GB over its 30 layers at 2,000 tokens.
+//! Here the forward pass keeps only each block's input (`seq · n_embd` floats) and drops the
+//! block's graph as soon as its output exists. The backward pass then walks the blocks from
+//! the last to the first: it recomputes one block from its saved input, back-propagates the
+//! gradient arriving at the block's output through it (as the gradient of
+//! `Σ output ⊙ upstream`), adds the LoRA variables' gradients to the accumulator and hands
+//! the input's gradient to the block below.
 //!
 //! The cost is one extra forward pass per sequence, a third of the compute. So the graphs of
 //! as many blocks as fit in a memory budget are kept after all (short sequences keep every

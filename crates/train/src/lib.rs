@@ -10,11 +10,15 @@
 //! masks with the model's ChatML template), [`trainer`] (AdamW, schedule, accumulation,
 //! checkpoints) and [`peft`] (adapter files).
 
+mod attention;
 mod checkpointing;
 pub mod data;
 mod error;
 pub mod loss;
+mod matmul;
 pub mod model;
+#[cfg(test)]
+mod op_testing;
 pub mod peft;
 pub mod trainer;
 

@@ -3,18 +3,26 @@
 //! The embedded crate's inference model runs quantized matmuls and fused kernels, none of
 //! which have a backward pass in candle (gradients would silently stop or fail). Here the
 //! base weights are dequantized once to f32 plain `Tensor`s, so they are frozen for free, and
-//! only the LoRA `A`/`B` matrices are `Var`s. RMSNorm, RoPE and softmax use candle's
-//! composed ("slow") ops, which are differentiable.
+//! only the LoRA `A`/`B` matrices are `Var`s. The projections, RMSNorm, RoPE and attention
+//! are custom ops with hand-written backward passes (each tested against candle's composed,
+//! differentiable ops): they keep far less for the backward pass and skip the frozen
+//! weights' gradients.
 //!
 //! Weights stay in GGUF layout (Q/K rows permuted for interleaved RoPE), exactly as the
 //! embedded model runs them, so a freshly initialised adapter (B = 0) reproduces its logits.
 //! The conversion to Hugging Face row order happens only when saving ([`crate::peft`]).
 
+use crate::attention::CausalAttention;
 use crate::error::{Result, TrainError};
+use crate::matmul::{Product, View, elements, slice, with_elements};
 use apprentice_embedded::{LlamaConfig, LoraAdapter, Projection};
 use candle_core::quantized::gguf_file::Content;
-use candle_core::{CpuStorage, CustomOp1, CustomOp3, D, DType, Device, Layout, Shape, Tensor, Var};
+use candle_core::{
+    CpuStorage, CustomOp1, CustomOp2, CustomOp3, D, DType, Device, Layout, Shape, Tensor, Var,
+};
 use rand::{Rng, SeedableRng, rngs::StdRng};
+use rayon::prelude::*;
+use std::borrow::Cow;
 use std::path::Path;
 
 /// Shape and placement of the LoRA adapter being trained (PEFT's `LoraConfig`).
@@ -102,14 +110,55 @@ impl CustomOp1 for FrozenMatmul {
         storage: &CpuStorage,
         layout: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let y = input_tensor(storage, layout)?.matmul(&self.0.t()?)?;
-        let shape = y.shape().clone();
-        Ok((CpuStorage::F32(y.flatten_all()?.to_vec1::<f32>()?), shape))
+        let (seq, _) = layout.shape().dims2()?;
+        let y = project(slice(storage, layout)?, seq, &self.0)?;
+        Ok((CpuStorage::F32(y), Shape::from((seq, self.0.dim(0)?))))
     }
 
-    fn bwd(&self, _x: &Tensor, _y: &Tensor, grad: &Tensor) -> candle_core::Result<Option<Tensor>> {
-        Ok(Some(grad.matmul(&self.0)?))
+    fn bwd(&self, x: &Tensor, _y: &Tensor, grad: &Tensor) -> candle_core::Result<Option<Tensor>> {
+        let dx = project_back(&elements(grad)?, x.dim(0)?, &self.0)?;
+        Ok(Some(Tensor::from_vec(dx, x.shape(), x.device())?))
     }
+}
+
+/// `x · Wᵀ` `(seq, out)` for the rows of `x` `(seq, in)` and a frozen `W` `(out, in)`.
+fn project(x: &[f32], seq: usize, w: &Tensor) -> candle_core::Result<Vec<f32>> {
+    frozen_product(x, seq, w, false)
+}
+
+/// `g · W` `(seq, in)`: the input's gradient of [`project`] from the output's `g`.
+fn project_back(g: &[f32], seq: usize, w: &Tensor) -> candle_core::Result<Vec<f32>> {
+    frozen_product(g, seq, w, true)
+}
+
+/// `rows · Wᵀ`, or `rows · W` when `back`, on `seq` rows.
+fn frozen_product(
+    rows: &[f32],
+    seq: usize,
+    w: &Tensor,
+    back: bool,
+) -> candle_core::Result<Vec<f32>> {
+    let (out, inp) = w.dims2()?;
+    let (from, to) = if back { (out, inp) } else { (inp, out) };
+    if rows.len() != seq * from {
+        return Err(candle_core::Error::Msg(format!(
+            "{} floats are not {seq} rows of {from} for a {out}×{inp} weight",
+            rows.len()
+        )));
+    }
+    let mut y = vec![0.0; seq * to];
+    with_elements(w, |w| {
+        let w = if back {
+            View::rows(w, inp)
+        } else {
+            View::transposed(w, inp)
+        };
+        Product::new(seq, to, from)
+            .threaded()
+            .run(&mut y, to, View::rows(rows, from), w);
+        Ok(())
+    })?;
+    Ok(y)
 }
 
 /// A contiguous view of a custom op's input as a fresh (untracked) tensor.
@@ -122,53 +171,6 @@ fn input_tensor(storage: &CpuStorage, layout: &Layout) -> candle_core::Result<Te
         layout.shape(),
         &Device::Cpu,
     )
-}
-
-/// `softmax(scale · s + causal mask)` over the last dimension of attention scores
-/// `(.., seq, seq)`, as one op.
-///
-/// Composed from candle's ops, the scaling, the mask and the softmax's five steps each keep a
-/// `(heads, seq, seq)` tensor alive for the backward pass, in every layer: at a thousand
-/// tokens that is most of the trainer's memory. Here only the probabilities are kept, and the
-/// backward is the softmax's closed form `scale · y ⊙ (g − Σ g ⊙ y)`.
-#[derive(Debug, Clone, Copy)]
-struct CausalSoftmax {
-    scale: f32,
-}
-
-impl CustomOp1 for CausalSoftmax {
-    fn name(&self) -> &'static str {
-        "causal-softmax"
-    }
-
-    fn cpu_fwd(
-        &self,
-        storage: &CpuStorage,
-        layout: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let scores = input_tensor(storage, layout)?;
-        let seq = scores.dim(D::Minus1)?;
-        let mut y = scores.flatten_all()?.to_vec1::<f32>()?;
-        for (r, row) in y.chunks_mut(seq).enumerate() {
-            let (keep, hidden) = row.split_at_mut(r % seq + 1);
-            let max = keep.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-            let mut sum = 0.0;
-            for v in keep.iter_mut() {
-                *v = ((*v - max) * self.scale).exp();
-                sum += *v;
-            }
-            keep.iter_mut().for_each(|v| *v /= sum);
-            hidden.fill(0.0);
-        }
-        Ok((CpuStorage::F32(y), layout.shape().clone()))
-    }
-
-    fn bwd(&self, _s: &Tensor, y: &Tensor, grad: &Tensor) -> candle_core::Result<Option<Tensor>> {
-        let dot = (grad * y)?.sum_keepdim(D::Minus1)?;
-        Ok(Some(
-            (grad.broadcast_sub(&dot)? * y)?.affine(f64::from(self.scale), 0.0)?,
-        ))
-    }
 }
 
 /// RMSNorm over the last dimension with a frozen weight, as one op.
@@ -222,14 +224,17 @@ impl CustomOp1 for RmsNorm {
     }
 }
 
-/// Interleaved rotary embedding (`rope_i`: pairs `(2i, 2i + 1)` rotated by `pos · θ_i`) of a
-/// contiguous `(1, heads, seq, head_dim)` tensor, as one op whose backward is the inverse
-/// rotation. candle's differentiable version keeps about five copies of its input.
+/// Interleaved rotary embedding (`rope_i`: pairs `(2i, 2i + 1)` rotated by `pos · θ_i`) of
+/// the rows of a contiguous `(seq, heads · head_dim)` projection, as one op whose backward is
+/// the inverse rotation. candle's differentiable version keeps about five copies of its input
+/// and wants the heads split out first.
 #[derive(Debug, Clone)]
 struct Rope {
     /// `(seq, head_dim / 2)`.
     cos: Vec<f32>,
     sin: Vec<f32>,
+    /// `head_dim / 2`.
+    half: usize,
 }
 
 impl Rope {
@@ -237,33 +242,40 @@ impl Rope {
         Ok(Self {
             cos: cos.flatten_all()?.to_vec1()?,
             sin: sin.flatten_all()?.to_vec1()?,
+            half: cos.dim(D::Minus1)?,
         })
     }
 
-    /// Rotates every pair of `x`, contiguous `(.., seq, head_dim)`, by the angle of its
-    /// position (`inverse`: by its negative, the backward pass). Pair `k` of a head is at
-    /// position `k / (head_dim / 2)`, frequency `k % (head_dim / 2)`: entry `k` of the tables.
-    fn rotate(&self, x: &mut [f32], inverse: bool) {
+    /// Rotates every pair of `x`, `seq` rows of whole heads, by the angle of its row's
+    /// position (`inverse`: by its negative, the backward pass).
+    fn rotate(&self, x: &mut [f32], seq: usize, inverse: bool) {
         let sign = if inverse { -1.0 } else { 1.0 };
-        for head in x.chunks_mut(2 * self.cos.len()) {
-            for ((pair, &c), &s) in head.chunks_exact_mut(2).zip(&self.cos).zip(&self.sin) {
-                let (a, b, s) = (pair[0], pair[1], sign * s);
-                pair[0] = a * c - b * s;
-                pair[1] = a * s + b * c;
+        let width = x.len() / seq.max(1);
+        for (pos, row) in x.chunks_mut(width).enumerate() {
+            let angles = pos * self.half..(pos + 1) * self.half;
+            let (cos, sin) = (&self.cos[angles.clone()], &self.sin[angles]);
+            for head in row.chunks_exact_mut(2 * self.half) {
+                for ((pair, &c), &s) in head.chunks_exact_mut(2).zip(cos).zip(sin) {
+                    let (a, b, s) = (pair[0], pair[1], sign * s);
+                    pair[0] = a * c - b * s;
+                    pair[1] = a * s + b * c;
+                }
             }
         }
     }
 
     fn apply(&self, x: &Tensor, inverse: bool) -> candle_core::Result<Tensor> {
-        let mut data = x.flatten_all()?.to_vec1::<f32>()?;
-        if data.len() % (2 * self.cos.len()) != 0 {
+        let (seq, width) = x.dims2()?;
+        if seq * self.half != self.cos.len() || width % (2 * self.half) != 0 {
             return Err(candle_core::Error::Msg(format!(
-                "rope: {:?} does not fit tables of {} pairs",
+                "rope: {:?} does not fit tables of {} positions of {} pairs",
                 x.dims(),
-                self.cos.len()
+                self.cos.len() / self.half.max(1),
+                self.half
             )));
         }
-        self.rotate(&mut data, inverse);
+        let mut data = x.flatten_all()?.to_vec1::<f32>()?;
+        self.rotate(&mut data, seq, inverse);
         Tensor::from_vec(data, x.shape(), x.device())
     }
 }
@@ -313,10 +325,29 @@ struct LoraMatmul {
 }
 
 impl LoraMatmul {
-    fn mask(&self, x: &Tensor) -> candle_core::Result<Option<Tensor>> {
-        self.dropout
-            .map(|(p, seed)| dropout_mask(x, p, seed))
-            .transpose()
+    /// The dropout mask of an input of `n` elements, if dropout is on.
+    fn mask(&self, n: usize) -> Option<Vec<f32>> {
+        self.dropout.map(|(p, seed)| dropout_mask(n, p, seed))
+    }
+
+    /// `(seq, in, r, out)` of `x` `(seq, in)`, `A` `(r, in)` and `B` `(out, r)`.
+    fn dims(&self, x: &Shape, a: &Shape, b: &Shape) -> candle_core::Result<[usize; 4]> {
+        let ((seq, inp), (r, a_in), (out, b_r)) = (x.dims2()?, a.dims2()?, b.dims2()?);
+        if (a_in, b_r, (out, inp)) != (inp, r, self.w.dims2()?) {
+            return Err(candle_core::Error::Msg(format!(
+                "LoRA shapes do not fit: x {x:?}, A {a:?}, B {b:?}, W {:?}",
+                self.w.dims()
+            )));
+        }
+        Ok([seq, inp, r, out])
+    }
+}
+
+/// `x ⊙ mask`, or `x` itself without dropout.
+fn dropped<'a>(x: &'a [f32], mask: Option<&[f32]>) -> Cow<'a, [f32]> {
+    match mask {
+        Some(m) => Cow::Owned(x.iter().zip(m).map(|(v, m)| v * m).collect()),
+        None => Cow::Borrowed(x),
     }
 }
 
@@ -334,16 +365,23 @@ impl CustomOp3 for LoraMatmul {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let x = input_tensor(s1, l1)?;
-        let (a, b) = (input_tensor(s2, l2)?, input_tensor(s3, l3)?);
-        let xin = match self.mask(&x)? {
-            Some(m) => (&x * m)?,
-            None => x.clone(),
-        };
-        let update = (xin.matmul(&a.t()?)? * self.factor)?.matmul(&b.t()?)?;
-        let y = (x.matmul(&self.w.t()?)? + update)?;
-        let shape = y.shape().clone();
-        Ok((CpuStorage::F32(y.flatten_all()?.to_vec1::<f32>()?), shape))
+        let [seq, inp, r, out] = self.dims(l1.shape(), l2.shape(), l3.shape())?;
+        let (x, a, b) = (slice(s1, l1)?, slice(s2, l2)?, slice(s3, l3)?);
+        let mut y = project(x, seq, &self.w)?;
+        let xin = dropped(x, self.mask(x.len()).as_deref());
+        // y += factor · (xin · Aᵀ) · Bᵀ
+        let mut xa = vec![0.0; seq * r];
+        Product::new(seq, r, inp)
+            .scaled(self.factor as f32)
+            .threaded()
+            .run(&mut xa, r, View::rows(&xin, inp), View::transposed(a, inp));
+        Product::new(seq, out, r).accumulating().threaded().run(
+            &mut y,
+            out,
+            View::rows(&xa, r),
+            View::transposed(b, r),
+        );
+        Ok((CpuStorage::F32(y), Shape::from((seq, out))))
     }
 
     fn bwd(
@@ -354,22 +392,137 @@ impl CustomOp3 for LoraMatmul {
         _y: &Tensor,
         g: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let (x, a, b) = (x.detach(), a.detach(), b.detach());
-        let mask = self.mask(&x)?;
-        let xin = match &mask {
-            Some(m) => (&x * m)?,
-            None => x,
-        };
+        let [seq, inp, r, out] = self.dims(x.shape(), a.shape(), b.shape())?;
+        let [xs, a_data, b_data, g_data] = [x, a, b, g].map(elements);
+        let (xs, a_data, b_data, g_data) = (xs?, a_data?, b_data?, g_data?);
+        let mask = self.mask(xs.len());
+        let xin = dropped(&xs, mask.as_deref());
+        let factor = self.factor as f32;
         // `gb` is the gradient at `factor · xin · Aᵀ`, scaled back through the factor.
-        let gb = (g.matmul(&b)? * self.factor)?;
-        let dx_update = match &mask {
-            Some(m) => (gb.matmul(&a)? * m)?,
-            None => gb.matmul(&a)?,
-        };
-        let dx = (g.matmul(&self.w)? + dx_update)?;
-        let da = gb.t()?.matmul(&xin)?;
-        let db = (g.t()?.matmul(&xin.matmul(&a.t()?)?)? * self.factor)?;
-        Ok((Some(dx), Some(da), Some(db)))
+        let mut gb = vec![0.0; seq * r];
+        Product::new(seq, r, out).scaled(factor).threaded().run(
+            &mut gb,
+            r,
+            View::rows(&g_data, out),
+            View::rows(&b_data, r),
+        );
+        let mut dx = project_back(&g_data, seq, &self.w)?;
+        let through_a = Product::new(seq, inp, r).threaded();
+        let (gb_rows, a_rows) = (View::rows(&gb, r), View::rows(&a_data, inp));
+        match &mask {
+            Some(m) => {
+                let mut update = vec![0.0; seq * inp];
+                through_a.run(&mut update, inp, gb_rows, a_rows);
+                for ((d, u), m) in dx.iter_mut().zip(update).zip(m) {
+                    *d += u * m;
+                }
+            }
+            None => through_a.accumulating().run(&mut dx, inp, gb_rows, a_rows),
+        }
+        let mut da = vec![0.0; r * inp];
+        Product::new(r, inp, seq).threaded().run(
+            &mut da,
+            inp,
+            View::transposed(&gb, r),
+            View::rows(&xin, inp),
+        );
+        let mut xa = vec![0.0; seq * r];
+        Product::new(seq, r, inp).threaded().run(
+            &mut xa,
+            r,
+            View::rows(&xin, inp),
+            View::transposed(&a_data, inp),
+        );
+        let mut db = vec![0.0; out * r];
+        Product::new(out, r, seq).scaled(factor).threaded().run(
+            &mut db,
+            r,
+            View::transposed(&g_data, out),
+            View::rows(&xa, r),
+        );
+        let tensor = |data, like: &Tensor| Tensor::from_vec(data, like.shape(), like.device());
+        Ok((
+            Some(tensor(dx, x)?),
+            Some(tensor(da, a)?),
+            Some(tensor(db, b)?),
+        ))
+    }
+}
+
+/// `silu(gate) ⊙ up`, the MLP's gating, as one op over `(gate, up)`.
+///
+/// Composed from candle's ops it keeps `silu(gate)` and the product besides the inputs, and its
+/// backward takes about six element-wise passes over `(seq, n_ff)`; here the graph keeps the
+/// inputs and the backward is one parallel pass: with `s = σ(gate)`,
+/// `d_up = g ⊙ gate ⊙ s` and `d_gate = g ⊙ up ⊙ s ⊙ (1 + gate ⊙ (1 − s))`.
+#[derive(Debug, Clone, Copy)]
+struct SwiGlu;
+
+/// Elements per parallel task of the element-wise ops.
+const ELEMENTWISE_CHUNK: usize = 16_384;
+
+fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+impl CustomOp2 for SwiGlu {
+    fn name(&self) -> &'static str {
+        "swiglu"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        if l1.shape() != l2.shape() {
+            return Err(candle_core::Error::Msg(format!(
+                "swiglu: gate {:?} and up {:?} differ",
+                l1.shape(),
+                l2.shape()
+            )));
+        }
+        let (gate, up) = (slice(s1, l1)?, slice(s2, l2)?);
+        let mut y = vec![0.0; gate.len()];
+        y.par_chunks_mut(ELEMENTWISE_CHUNK)
+            .zip(gate.par_chunks(ELEMENTWISE_CHUNK))
+            .zip(up.par_chunks(ELEMENTWISE_CHUNK))
+            .for_each(|((y, gate), up)| {
+                for ((y, &x), &u) in y.iter_mut().zip(gate).zip(up) {
+                    *y = x * sigmoid(x) * u;
+                }
+            });
+        Ok((CpuStorage::F32(y), l1.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        gate: &Tensor,
+        up: &Tensor,
+        _y: &Tensor,
+        g: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
+        let [gate_data, up_data, g_data] = [gate, up, g].map(elements);
+        let (gate_data, up_data, g_data) = (gate_data?, up_data?, g_data?);
+        let mut d_gate = vec![0.0; gate_data.len()];
+        let mut d_up = vec![0.0; gate_data.len()];
+        d_gate
+            .par_chunks_mut(ELEMENTWISE_CHUNK)
+            .zip(d_up.par_chunks_mut(ELEMENTWISE_CHUNK))
+            .enumerate()
+            .for_each(|(c, (d_gate, d_up))| {
+                let at = c * ELEMENTWISE_CHUNK;
+                for (i, (dg, du)) in d_gate.iter_mut().zip(d_up).enumerate() {
+                    let (x, u, g) = (gate_data[at + i], up_data[at + i], g_data[at + i]);
+                    let s = sigmoid(x);
+                    *du = g * x * s;
+                    *dg = g * u * s * (1.0 + x * (1.0 - s));
+                }
+            });
+        let tensor = |data, like: &Tensor| Tensor::from_vec(data, like.shape(), like.device());
+        Ok((Some(tensor(d_gate, gate)?), Some(tensor(d_up, up)?)))
     }
 }
 
@@ -406,24 +559,32 @@ impl Linear {
     }
 }
 
-/// Inverted dropout's mask for `x`: 0 with probability `p`, else `1 / (1 - p)`. Element `i`
-/// draws `mix(seed, i)`, a hash rather than a stream cipher: masks are drawn for every
-/// projection of every layer on every pass, and a cryptographic generator showed up in
-/// profiles.
-fn dropout_mask(x: &Tensor, p: f32, seed: u64) -> candle_core::Result<Tensor> {
+/// Inverted dropout's mask for an input of `n` elements: 0 with probability `p`, else
+/// `1 / (1 - p)`. Masks are drawn for every projection of every layer on every pass (and
+/// redrawn by its backward pass), so they must be cheap: each 64-bit hash `mix(seed, i)`
+/// (not a stream cipher, which showed up in profiles) gives four elements 16 bits each, so
+/// `p` is resolved to 1/65536.
+fn dropout_mask(n: usize, p: f32, seed: u64) -> Vec<f32> {
+    const PER_HASH: usize = 4;
+    const CHUNK: usize = 4096;
     let keep = 1.0 / (1.0 - p);
-    // The top 24 bits as a uniform float in [0, 1).
-    let threshold = (f64::from(p) * f64::from(1u32 << 24)) as u64;
-    let mask: Vec<f32> = (0..x.elem_count() as u64)
-        .map(|i| {
-            if mix(seed, i) >> 40 < threshold {
-                0.0
-            } else {
-                keep
+    let threshold = (f64::from(p) * 65536.0) as u64;
+    let mut mask = vec![0.0; n];
+    mask.par_chunks_mut(CHUNK)
+        .enumerate()
+        .for_each(|(c, chunk)| {
+            for (j, quad) in chunk.chunks_mut(PER_HASH).enumerate() {
+                let bits = mix(seed, (c * CHUNK / PER_HASH + j) as u64);
+                for (k, m) in quad.iter_mut().enumerate() {
+                    *m = if (bits >> (16 * k)) & 0xffff < threshold {
+                        0.0
+                    } else {
+                        keep
+                    };
+                }
             }
-        })
-        .collect();
-    Tensor::from_vec(mask, x.shape(), x.device())
+        });
+    mask
 }
 
 /// A well-mixed seed for one projection's dropout mask in one layer (splitmix64).
@@ -649,14 +810,13 @@ impl TrainableLlama {
     }
 
     /// Bytes the autograd graph of one block holds for a sequence of `seq` tokens: per token,
-    /// the outputs of the projections, norms, RoPE and the MLP (about `12 · n_embd +
-    /// 3 · n_ff` floats, fitted to the measured peak: 1.3 GB for SmolLM2's 30 blocks at about
-    /// 500 tokens), plus the scores and probabilities, `2 · heads · seq²`, which dominate long
-    /// sequences.
+    /// the outputs of the projections, norms, RoPE, attention and the MLP (about
+    /// `10 · n_embd + 3 · kv_dim + 3 · n_ff` floats). Attention keeps no `seq²` scores (see
+    /// [`CausalAttention`]), so this grows linearly with the sequence.
     pub(crate) fn block_graph_bytes(&self, seq: usize) -> usize {
         let c = &self.cfg;
-        let per_token = 12 * c.n_embd + 2 * c.n_kv_head * c.head_dim + 3 * c.n_ff;
-        4 * (per_token * seq + 2 * c.n_head * seq * seq)
+        let per_token = 10 * c.n_embd + 3 * c.n_kv_head * c.head_dim + 3 * c.n_ff;
+        4 * per_token * seq
     }
 
     /// Number of transformer blocks.
@@ -740,43 +900,24 @@ impl TrainableLlama {
         let seq = x.dim(0)?;
         let cos = self.cos.narrow(0, 0, seq)?;
         let sin = self.sin.narrow(0, 0, seq)?;
-        let hd = cfg.head_dim;
-        let heads = |t: Tensor, n: usize| -> Result<Tensor> {
-            Ok(t.reshape((seq, n, hd))?
-                .transpose(0, 1)?
-                .contiguous()?
-                .unsqueeze(0)?)
-        };
         let h = self.rms_norm(x, &b.attn_norm)?;
-        let q = heads(lin(Projection::Q, &h)?, cfg.n_head)?;
-        let k = heads(lin(Projection::K, &h)?, cfg.n_kv_head)?;
-        let v = heads(lin(Projection::V, &h)?, cfg.n_kv_head)?;
         let rope = Rope::new(&cos, &sin)?;
-        let q = q.apply_op1(rope.clone())?;
-        let k = k.apply_op1(rope)?;
-        let group = cfg.n_head / cfg.n_kv_head;
-        let repeat = |t: Tensor| -> Result<Tensor> {
-            if group == 1 {
-                return Ok(t);
-            }
-            Ok(t.unsqueeze(2)?
-                .broadcast_as((1, cfg.n_kv_head, group, seq, hd))?
-                .reshape((1, cfg.n_head, seq, hd))?)
-        };
-        let (k, v) = (repeat(k)?, repeat(v)?);
-        let probs = q.matmul(&k.t()?)?.contiguous()?.apply_op1(CausalSoftmax {
-            scale: 1.0 / (hd as f32).sqrt(),
-        })?;
-        let attn = probs
-            .matmul(&v)?
-            .squeeze(0)?
-            .transpose(0, 1)?
-            .reshape((seq, cfg.n_embd))?;
+        let q = lin(Projection::Q, &h)?.apply_op1(rope.clone())?;
+        let k = lin(Projection::K, &h)?.apply_op1(rope)?;
+        let v = lin(Projection::V, &h)?;
+        let attn = q.apply_op3(
+            &k,
+            &v,
+            CausalAttention {
+                heads: cfg.n_head,
+                kv_heads: cfg.n_kv_head,
+                head_dim: cfg.head_dim,
+            },
+        )?;
         let x = (x + lin(Projection::O, &attn)?)?;
         let h = self.rms_norm(&x, &b.ffn_norm)?;
-        let gate = lin(Projection::Gate, &h)?.silu()?;
-        let up = lin(Projection::Up, &h)?;
-        Ok((&x + lin(Projection::Down, &(gate * up)?)?)?)
+        let gated = lin(Projection::Gate, &h)?.apply_op2(&lin(Projection::Up, &h)?, SwiGlu)?;
+        Ok((&x + lin(Projection::Down, &gated)?)?)
     }
 }
 
@@ -803,6 +944,7 @@ fn rope_tables(cfg: &LlamaConfig) -> Result<(Tensor, Tensor)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::op_testing::assert_matches;
 
     fn uniform(n: usize, seed: u64) -> Vec<f32> {
         let mut rng = StdRng::seed_from_u64(seed);
@@ -828,43 +970,33 @@ mod tests {
             dropout: Some((p, seed)),
         };
         let fused = x.apply_op3(&a, &b, op).unwrap();
-        let dropped = (x.as_tensor() * dropout_mask(&x, p, seed).unwrap()).unwrap();
+        let mask = Tensor::from_vec(dropout_mask(seq * inp, p, seed), (seq, inp), &dev).unwrap();
+        let dropped = (x.as_tensor() * mask).unwrap();
         let update = dropped.matmul(&a.t().unwrap()).unwrap();
         let update = (update.matmul(&b.t().unwrap()).unwrap() * factor).unwrap();
         let composed = (x.matmul(&w.t().unwrap()).unwrap() + update).unwrap();
-        let max_diff = |p: &Tensor, q: &Tensor| {
-            let d = (p - q).unwrap().abs().unwrap().max_all().unwrap();
-            d.to_scalar::<f32>().unwrap()
-        };
-        assert!(max_diff(&fused, &composed) < 1e-5);
-        let grads = |t: &Tensor| {
-            (t * &weights)
-                .unwrap()
-                .sum_all()
-                .unwrap()
-                .backward()
-                .unwrap()
-        };
-        let (ours, reference) = (grads(&fused), grads(&composed));
-        for v in [&x, &a, &b] {
-            let (g, want) = (ours.get(v).unwrap(), reference.get(v).unwrap());
-            assert!(max_diff(g, want) < 1e-5, "{:?}", v.dims());
-        }
+        let inputs = [x.as_tensor(), a.as_tensor(), b.as_tensor()];
+        assert_matches(&fused, &composed, &weights, &inputs, 1e-5);
+    }
+
+    /// The fused gating gives `silu(gate) ⊙ up` and the gradients of both inputs.
+    #[test]
+    fn swiglu_matches_composed_ops_and_their_gradients() {
+        let dev = Device::Cpu;
+        let var = |seed| Var::from_vec(uniform(6 * 5, seed), (6, 5), &dev).unwrap();
+        let (gate, up) = (var(1), var(2));
+        let weights = var(3).as_tensor().clone();
+        let fused = gate.apply_op2(&up, SwiGlu).unwrap();
+        let composed = (gate.silu().unwrap() * up.as_tensor()).unwrap();
+        let inputs = [gate.as_tensor(), up.as_tensor()];
+        assert_matches(&fused, &composed, &weights, &inputs, 1e-5);
     }
 
     /// The hashed mask drops `p` of the elements, scales the rest by `1 / (1 - p)`, is the
     /// same for the same seed and differs between seeds.
     #[test]
     fn dropout_mask_drops_p_and_keeps_the_mean() {
-        let x = Tensor::zeros((400, 250), DType::F32, &Device::Cpu).unwrap();
-        let mask = |seed| {
-            dropout_mask(&x, 0.2, seed)
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .to_vec1::<f32>()
-                .unwrap()
-        };
+        let mask = |seed| dropout_mask(400 * 250, 0.2, seed);
         let m = mask(3);
         let dropped = m.iter().filter(|&&v| v == 0.0).count() as f64 / m.len() as f64;
         let mean = m.iter().map(|&v| f64::from(v)).sum::<f64>() / m.len() as f64;
@@ -874,34 +1006,12 @@ mod tests {
         assert_ne!(m, mask(4));
     }
 
-    /// The fused ops (softmax, frozen matmul, RMSNorm, RoPE) give the composed ops' values
-    /// and input gradients.
+    /// The fused ops (frozen matmul, RMSNorm, RoPE) give the composed ops' values and input
+    /// gradients.
     #[test]
     fn custom_ops_match_composed_ops_and_their_gradients() {
         let dev = Device::Cpu;
         let data = uniform;
-        let (heads, seq, scale) = (2, 5, 0.7f32);
-        let s = Var::from_vec(data(heads * seq * seq, 1), (1, heads, seq, seq), &dev).unwrap();
-        let w = Tensor::from_vec(data(heads * seq * seq, 2), s.shape(), &dev).unwrap();
-        let mask: Vec<f32> = (0..seq * seq)
-            .map(|k| {
-                if k % seq > k / seq {
-                    f32::NEG_INFINITY
-                } else {
-                    0.0
-                }
-            })
-            .collect();
-        let mask = Tensor::from_vec(mask, (seq, seq), &dev).unwrap();
-        let fused = s.apply_op1(CausalSoftmax { scale }).unwrap();
-        let composed = candle_nn::ops::softmax(
-            &(s.as_tensor() * f64::from(scale))
-                .unwrap()
-                .broadcast_add(&mask)
-                .unwrap(),
-            D::Minus1,
-        )
-        .unwrap();
         let x = Var::from_vec(data(3 * 4, 3), (3, 4), &dev).unwrap();
         let m = Tensor::from_vec(data(6 * 4, 4), (6, 4), &dev).unwrap();
         let mw = Tensor::from_vec(data(3 * 6, 5), (3, 6), &dev).unwrap();
@@ -911,14 +1021,22 @@ mod tests {
             eps: 1e-5,
         };
         let xw = Tensor::from_vec(data(3 * 4, 7), (3, 4), &dev).unwrap();
-        let q = Var::from_vec(data(2 * 5 * 4, 8), (1, 2, 5, 4), &dev).unwrap();
+        // Two heads of four over five positions, in the projections' row layout.
+        let q = Var::from_vec(data(5 * 2 * 4, 8), (5, 2 * 4), &dev).unwrap();
+        let heads_split = |t: &Tensor| {
+            let t = t.reshape((5, 2, 4)).unwrap().transpose(0, 1).unwrap();
+            t.contiguous().unwrap().unsqueeze(0).unwrap()
+        };
+        let heads_merged = |t: Tensor| {
+            let t = t.squeeze(0).unwrap().transpose(0, 1).unwrap();
+            t.reshape((5, 2 * 4)).unwrap()
+        };
         let angles: Vec<f32> = data(5 * 2, 9);
         let cos = Tensor::from_vec(angles.iter().map(|a| a.cos()).collect(), (5, 2), &dev);
         let sin = Tensor::from_vec(angles.iter().map(|a| a.sin()).collect(), (5, 2), &dev);
         let (cos, sin) = (cos.unwrap(), sin.unwrap());
-        let qw = Tensor::from_vec(data(2 * 5 * 4, 10), (1, 2, 5, 4), &dev).unwrap();
+        let qw = Tensor::from_vec(data(5 * 2 * 4, 10), (5, 2 * 4), &dev).unwrap();
         let pairs = [
-            (fused, composed, s.as_tensor().clone(), w),
             (
                 frozen_matmul(x.as_tensor(), &m).unwrap(),
                 x.matmul(&m.t().unwrap()).unwrap(),
@@ -933,25 +1051,15 @@ mod tests {
             ),
             (
                 q.apply_op1(Rope::new(&cos, &sin).unwrap()).unwrap(),
-                candle_nn::rotary_emb::rope_i_slow(&q, &cos, &sin).unwrap(),
+                heads_merged(
+                    candle_nn::rotary_emb::rope_i_slow(&heads_split(&q), &cos, &sin).unwrap(),
+                ),
                 q.as_tensor().clone(),
                 qw,
             ),
         ];
         for (ours, reference, input, weights) in pairs {
-            let diff = (&ours - &reference).unwrap().abs().unwrap();
-            assert!(diff.max_all().unwrap().to_scalar::<f32>().unwrap() < 1e-5);
-            let grad = |t: &Tensor| {
-                let g = (t * &weights)
-                    .unwrap()
-                    .sum_all()
-                    .unwrap()
-                    .backward()
-                    .unwrap();
-                g.get(&input).unwrap().clone()
-            };
-            let diff = (grad(&ours) - grad(&reference)).unwrap().abs().unwrap();
-            assert!(diff.max_all().unwrap().to_scalar::<f32>().unwrap() < 1e-5);
+            assert_matches(&ours, &reference, &weights, &[&input], 1e-5);
         }
     }
 }

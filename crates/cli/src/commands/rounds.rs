@@ -9,6 +9,7 @@ use apprentice_rounds::{
     LoopConfig, LoopError, LoopRunner, Observer, RoundReport, SplitMetrics, Stages, TrainSettings,
     chart,
 };
+use apprentice_train::DEFAULT_GRAPH_MEMORY;
 use clap::Args;
 use indicatif::ProgressBar;
 use serde_json::json;
@@ -86,6 +87,10 @@ pub struct LoopArgs {
     /// Bound on each training stage's seconds; the adapter is saved as it is when reached.
     #[arg(long, value_name = "SECONDS")]
     max_train_seconds: Option<f64>,
+    /// Memory for the autograd graphs kept from the forward pass; layers beyond it are
+    /// recomputed in the backward pass (as `train --graph-memory`).
+    #[arg(long, value_name = "MIB", default_value_t = DEFAULT_GRAPH_MEMORY >> 20)]
+    graph_memory: usize,
 }
 
 impl LoopArgs {
@@ -117,6 +122,7 @@ impl LoopArgs {
                 max_rows: self.max_rows,
                 max_tokens: self.max_tokens,
                 max_seconds: self.max_train_seconds,
+                graph_memory_mib: self.graph_memory,
                 seed: self.seed,
             },
         })
