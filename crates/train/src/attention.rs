@@ -92,7 +92,7 @@ fn causal_softmax_rows(s: &mut [f32], r0: usize, r1: usize) {
 /// them vectorises. Below -87 (`e⁻⁸⁷ ≈ 1.6e-38`, nothing next to a row's maximum, which
 /// contributes 1) it returns `e⁻⁸⁷`; a NaN stays NaN.
 #[inline(always)]
-fn exp_nonpositive(x: f32) -> f32 {
+pub(crate) fn exp_nonpositive(x: f32) -> f32 {
     // Adding 1.5 · 2²³ rounds to an integer held in the low mantissa bits.
     const SHIFT: f32 = 12_582_912.0;
     const LN2_HI: f32 = 0.693_359_4;
@@ -199,6 +199,47 @@ impl CausalAttention {
         out
     }
 
+    /// The attention output `(seq, heads · head_dim)` of the projections `q`, `k`, `v`.
+    pub(crate) fn apply(&self, q: &[f32], k: &[f32], v: &[f32]) -> candle_core::Result<Vec<f32>> {
+        Ok(self.forward(&self.inputs(q, k, v)?))
+    }
+
+    /// `[dq, dk, dv]` from the output `out` of [`Self::apply`] and its gradient `g`.
+    pub(crate) fn backward(
+        &self,
+        q: &[f32],
+        k: &[f32],
+        v: &[f32],
+        out: &[f32],
+        g: &[f32],
+    ) -> candle_core::Result<[Vec<f32>; 3]> {
+        let x = self.inputs(q, k, v)?;
+        let heads: Vec<[Vec<f32>; 3]> = (0..self.heads)
+            .into_par_iter()
+            .map(|h| self.head_backward(&x, out, g, h))
+            .collect();
+        let (hd, width, kv_width) = (self.head_dim, self.width(), self.kv_width());
+        let mut dq = vec![0.0; x.seq * width];
+        let (mut dk, mut dv) = (vec![0.0; x.seq * kv_width], vec![0.0; x.seq * kv_width]);
+        for (h, [dq_h, dk_h, dv_h]) in heads.iter().enumerate() {
+            let kv = self.kv_offset(h);
+            for r in 0..x.seq {
+                let src = r * hd..(r + 1) * hd;
+                dq[r * width + h * hd..][..hd].copy_from_slice(&dq_h[src.clone()]);
+                let kv_row = r * kv_width + kv..r * kv_width + kv + hd;
+                dk[kv_row.clone()]
+                    .iter_mut()
+                    .zip(&dk_h[src.clone()])
+                    .for_each(|(a, b)| *a += b);
+                dv[kv_row]
+                    .iter_mut()
+                    .zip(&dv_h[src])
+                    .for_each(|(a, b)| *a += b);
+            }
+        }
+        Ok([dq, dk, dv])
+    }
+
     /// Gradients `(dq, dk_h, dv_h)` of query head `h`: `dq` as `(seq, head_dim)`, and its
     /// share of its key/value head's gradients, also `(seq, head_dim)`.
     fn head_backward(&self, x: &Inputs, out: &[f32], g: &[f32], h: usize) -> [Vec<f32>; 3] {
@@ -267,8 +308,8 @@ impl CustomOp3 for CausalAttention {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let x = self.inputs(slice(s1, l1)?, slice(s2, l2)?, slice(s3, l3)?)?;
-        Ok((CpuStorage::F32(self.forward(&x)), l1.shape().clone()))
+        let out = self.apply(slice(s1, l1)?, slice(s2, l2)?, slice(s3, l3)?)?;
+        Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
 
     fn bwd(
@@ -280,32 +321,7 @@ impl CustomOp3 for CausalAttention {
         g: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let [q_data, k_data, v_data, out_data, g_data] = [q, k, v, out, g].map(elements);
-        let (q_data, k_data, v_data) = (q_data?, k_data?, v_data?);
-        let (out_data, g_data) = (out_data?, g_data?);
-        let x = self.inputs(&q_data, &k_data, &v_data)?;
-        let heads: Vec<[Vec<f32>; 3]> = (0..self.heads)
-            .into_par_iter()
-            .map(|h| self.head_backward(&x, &out_data, &g_data, h))
-            .collect();
-        let (hd, width, kv_width) = (self.head_dim, self.width(), self.kv_width());
-        let mut dq = vec![0.0; x.seq * width];
-        let (mut dk, mut dv) = (vec![0.0; x.seq * kv_width], vec![0.0; x.seq * kv_width]);
-        for (h, [dq_h, dk_h, dv_h]) in heads.iter().enumerate() {
-            let kv = self.kv_offset(h);
-            for r in 0..x.seq {
-                let src = r * hd..(r + 1) * hd;
-                dq[r * width + h * hd..][..hd].copy_from_slice(&dq_h[src.clone()]);
-                let kv_row = r * kv_width + kv..r * kv_width + kv + hd;
-                dk[kv_row.clone()]
-                    .iter_mut()
-                    .zip(&dk_h[src.clone()])
-                    .for_each(|(a, b)| *a += b);
-                dv[kv_row]
-                    .iter_mut()
-                    .zip(&dv_h[src])
-                    .for_each(|(a, b)| *a += b);
-            }
-        }
+        let [dq, dk, dv] = self.backward(&q_data?, &k_data?, &v_data?, &out_data?, &g_data?)?;
         let tensor = |data, like: &Tensor| Tensor::from_vec(data, like.shape(), like.device());
         Ok((
             Some(tensor(dq, q)?),

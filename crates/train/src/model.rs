@@ -6,16 +6,22 @@
 //! only the LoRA `A`/`B` matrices are `Var`s. The projections, RMSNorm, RoPE and attention
 //! are custom ops with hand-written backward passes (each tested against candle's composed,
 //! differentiable ops): they keep far less for the backward pass and skip the frozen
-//! weights' gradients.
+//! weights' gradients. Training runs the same functions through [`block`]'s hand-written
+//! block passes, which skip autograd's per-gradient buffers; the autograd path
+//! ([`TrainableLlama::forward`], [`crate::sequence_logp`]) is the reference they are tested
+//! against.
 //!
 //! Weights stay in GGUF layout (Q/K rows permuted for interleaved RoPE), exactly as the
 //! embedded model runs them, so a freshly initialised adapter (B = 0) reproduces its logits.
 //! The conversion to Hugging Face row order happens only when saving ([`crate::peft`]).
 
-use crate::attention::CausalAttention;
+mod block;
+
+use crate::attention::{CausalAttention, exp_nonpositive};
 use crate::error::{Result, TrainError};
 use crate::matmul::{Product, View, elements, slice, with_elements};
 use apprentice_embedded::{LlamaConfig, LoraAdapter, Projection};
+pub(crate) use block::BlockActivations;
 use candle_core::quantized::gguf_file::Content;
 use candle_core::{
     CpuStorage, CustomOp1, CustomOp2, CustomOp3, D, DType, Device, Layout, Shape, Tensor, Var,
@@ -123,54 +129,51 @@ impl CustomOp1 for FrozenMatmul {
 
 /// `x · Wᵀ` `(seq, out)` for the rows of `x` `(seq, in)` and a frozen `W` `(out, in)`.
 fn project(x: &[f32], seq: usize, w: &Tensor) -> candle_core::Result<Vec<f32>> {
-    frozen_product(x, seq, w, false)
+    let mut y = vec![0.0; seq * w.dim(0)?];
+    frozen_product(&mut y, x, seq, w, false, false)?;
+    Ok(y)
 }
 
 /// `g · W` `(seq, in)`: the input's gradient of [`project`] from the output's `g`.
 fn project_back(g: &[f32], seq: usize, w: &Tensor) -> candle_core::Result<Vec<f32>> {
-    frozen_product(g, seq, w, true)
+    let mut dx = vec![0.0; seq * w.dim(1)?];
+    frozen_product(&mut dx, g, seq, w, true, false)?;
+    Ok(dx)
 }
 
-/// `rows · Wᵀ`, or `rows · W` when `back`, on `seq` rows.
+/// `dst ← [dst +] rows · Wᵀ`, or `rows · W` when `back`, on `seq` rows.
 fn frozen_product(
+    dst: &mut [f32],
     rows: &[f32],
     seq: usize,
     w: &Tensor,
     back: bool,
-) -> candle_core::Result<Vec<f32>> {
+    accumulate: bool,
+) -> candle_core::Result<()> {
     let (out, inp) = w.dims2()?;
     let (from, to) = if back { (out, inp) } else { (inp, out) };
-    if rows.len() != seq * from {
+    if rows.len() != seq * from || dst.len() != seq * to {
         return Err(candle_core::Error::Msg(format!(
-            "{} floats are not {seq} rows of {from} for a {out}×{inp} weight",
-            rows.len()
+            "{} floats into {} are not {seq} rows of {from} into {to} for a {out}×{inp} weight",
+            rows.len(),
+            dst.len()
         )));
     }
-    let mut y = vec![0.0; seq * to];
     with_elements(w, |w| {
         let w = if back {
             View::rows(w, inp)
         } else {
             View::transposed(w, inp)
         };
-        Product::new(seq, to, from)
-            .threaded()
-            .run(&mut y, to, View::rows(rows, from), w);
+        let product = Product::new(seq, to, from).threaded();
+        let product = if accumulate {
+            product.accumulating()
+        } else {
+            product
+        };
+        product.run(dst, to, View::rows(rows, from), w);
         Ok(())
-    })?;
-    Ok(y)
-}
-
-/// A contiguous view of a custom op's input as a fresh (untracked) tensor.
-fn input_tensor(storage: &CpuStorage, layout: &Layout) -> candle_core::Result<Tensor> {
-    let (start, end) = layout
-        .contiguous_offsets()
-        .ok_or_else(|| candle_core::Error::Msg("custom op needs a contiguous input".into()))?;
-    Tensor::from_slice(
-        &storage.as_slice::<f32>()?[start..end],
-        layout.shape(),
-        &Device::Cpu,
-    )
+    })
 }
 
 /// RMSNorm over the last dimension with a frozen weight, as one op.
@@ -181,15 +184,52 @@ fn input_tensor(storage: &CpuStorage, layout: &Layout) -> candle_core::Result<Te
 #[derive(Debug, Clone)]
 struct RmsNorm {
     weight: Tensor,
-    eps: f64,
+    eps: f32,
 }
 
+/// Rows per parallel task of the row-wise ops.
+const ROWS_PER_TASK: usize = 16;
+
 impl RmsNorm {
-    /// `1 / sqrt(mean(x²) + eps)` per row, `(.., 1)`.
-    fn inverse_rms(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        (x.sqr()?.mean_keepdim(D::Minus1)? + self.eps)?
-            .sqrt()?
-            .recip()
+    /// `1 / sqrt(mean(x²) + eps)` of one row.
+    fn inverse_rms(&self, row: &[f32]) -> f32 {
+        let mean = row.iter().map(|v| v * v).sum::<f32>() / row.len() as f32;
+        1.0 / (mean + self.eps).sqrt()
+    }
+
+    /// The normalised rows of `x`.
+    fn normalize(&self, x: &[f32]) -> candle_core::Result<Vec<f32>> {
+        let w = elements(&self.weight)?;
+        let mut y = vec![0.0; x.len()];
+        y.par_chunks_mut(w.len())
+            .zip(x.par_chunks(w.len()))
+            .with_min_len(ROWS_PER_TASK)
+            .for_each(|(y, x)| {
+                let r = self.inverse_rms(x);
+                for ((y, x), w) in y.iter_mut().zip(x).zip(&w) {
+                    *y = x * r * w;
+                }
+            });
+        Ok(y)
+    }
+
+    /// The input's gradient from the output's `g`.
+    fn backward(&self, x: &[f32], g: &[f32]) -> candle_core::Result<Vec<f32>> {
+        let w = elements(&self.weight)?;
+        let n = w.len() as f32;
+        let mut dx = vec![0.0; x.len()];
+        dx.par_chunks_mut(w.len())
+            .zip(x.par_chunks(w.len()).zip(g.par_chunks(w.len())))
+            .with_min_len(ROWS_PER_TASK)
+            .for_each(|(dx, (x, g))| {
+                let r = self.inverse_rms(x);
+                let dot: f32 = g.iter().zip(&w).zip(x).map(|((g, w), x)| g * w * x).sum();
+                let slope = r * r * r * dot / n;
+                for (((d, g), w), x) in dx.iter_mut().zip(g).zip(&w).zip(x) {
+                    *d = r * g * w - x * slope;
+                }
+            });
+        Ok(dx)
     }
 }
 
@@ -203,24 +243,13 @@ impl CustomOp1 for RmsNorm {
         storage: &CpuStorage,
         layout: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let x = input_tensor(storage, layout)?;
-        let y = x
-            .broadcast_mul(&self.inverse_rms(&x)?)?
-            .broadcast_mul(&self.weight)?;
-        Ok((
-            CpuStorage::F32(y.flatten_all()?.to_vec1::<f32>()?),
-            y.shape().clone(),
-        ))
+        let y = self.normalize(slice(storage, layout)?)?;
+        Ok((CpuStorage::F32(y), layout.shape().clone()))
     }
 
     fn bwd(&self, x: &Tensor, _y: &Tensor, g: &Tensor) -> candle_core::Result<Option<Tensor>> {
-        let x = x.detach();
-        let r = self.inverse_rms(&x)?;
-        let gw = g.broadcast_mul(&self.weight)?;
-        let n = x.dim(D::Minus1)? as f64;
-        let dot = (&gw * &x)?.sum_keepdim(D::Minus1)?;
-        let slope = ((r.powf(3.0)? * dot)? / n)?;
-        Ok(Some((gw.broadcast_mul(&r)? - x.broadcast_mul(&slope)?)?))
+        let dx = self.backward(&elements(x)?, &elements(g)?)?;
+        Ok(Some(Tensor::from_vec(dx, x.shape(), x.device())?))
     }
 }
 
@@ -264,19 +293,23 @@ impl Rope {
         }
     }
 
-    fn apply(&self, x: &Tensor, inverse: bool) -> candle_core::Result<Tensor> {
-        let (seq, width) = x.dims2()?;
-        if seq * self.half != self.cos.len() || width % (2 * self.half) != 0 {
+    /// Checks that `len` floats are `seq` rows of whole heads at the table's positions.
+    fn check(&self, len: usize, seq: usize) -> candle_core::Result<()> {
+        if seq * self.half != self.cos.len() || !len.is_multiple_of(2 * self.half * seq.max(1)) {
             return Err(candle_core::Error::Msg(format!(
-                "rope: {:?} does not fit tables of {} positions of {} pairs",
-                x.dims(),
+                "rope: {len} floats in {seq} rows do not fit tables of {} positions of {} pairs",
                 self.cos.len() / self.half.max(1),
                 self.half
             )));
         }
-        let mut data = x.flatten_all()?.to_vec1::<f32>()?;
+        Ok(())
+    }
+
+    fn rotated(&self, x: &[f32], seq: usize, inverse: bool) -> candle_core::Result<Vec<f32>> {
+        self.check(x.len(), seq)?;
+        let mut data = x.to_vec();
         self.rotate(&mut data, seq, inverse);
-        Tensor::from_vec(data, x.shape(), x.device())
+        Ok(data)
     }
 }
 
@@ -290,15 +323,14 @@ impl CustomOp1 for Rope {
         storage: &CpuStorage,
         layout: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let y = self.apply(&input_tensor(storage, layout)?, false)?;
-        Ok((
-            CpuStorage::F32(y.flatten_all()?.to_vec1::<f32>()?),
-            y.shape().clone(),
-        ))
+        let (seq, _) = layout.shape().dims2()?;
+        let y = self.rotated(slice(storage, layout)?, seq, false)?;
+        Ok((CpuStorage::F32(y), layout.shape().clone()))
     }
 
-    fn bwd(&self, _x: &Tensor, _y: &Tensor, g: &Tensor) -> candle_core::Result<Option<Tensor>> {
-        Ok(Some(self.apply(g, true)?))
+    fn bwd(&self, x: &Tensor, _y: &Tensor, g: &Tensor) -> candle_core::Result<Option<Tensor>> {
+        let dx = self.rotated(&elements(g)?, x.dim(0)?, true)?;
+        Ok(Some(Tensor::from_vec(dx, x.shape(), x.device())?))
     }
 }
 
@@ -351,22 +383,16 @@ fn dropped<'a>(x: &'a [f32], mask: Option<&[f32]>) -> Cow<'a, [f32]> {
     }
 }
 
-impl CustomOp3 for LoraMatmul {
-    fn name(&self) -> &'static str {
-        "lora-matmul"
-    }
-
-    fn cpu_fwd(
+impl LoraMatmul {
+    /// `x · Wᵀ + factor · (drop(x) · Aᵀ) · Bᵀ` over plain slices.
+    fn apply(
         &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-        s3: &CpuStorage,
-        l3: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let [seq, inp, r, out] = self.dims(l1.shape(), l2.shape(), l3.shape())?;
-        let (x, a, b) = (slice(s1, l1)?, slice(s2, l2)?, slice(s3, l3)?);
+        x: &[f32],
+        a: &[f32],
+        b: &[f32],
+        dims: [usize; 4],
+    ) -> candle_core::Result<Vec<f32>> {
+        let [seq, inp, r, out] = dims;
         let mut y = project(x, seq, &self.w)?;
         let xin = dropped(x, self.mask(x.len()).as_deref());
         // y += factor · (xin · Aᵀ) · Bᵀ
@@ -381,34 +407,37 @@ impl CustomOp3 for LoraMatmul {
             View::rows(&xa, r),
             View::transposed(b, r),
         );
-        Ok((CpuStorage::F32(y), Shape::from((seq, out))))
+        Ok(y)
     }
 
-    fn bwd(
+    /// The backward pass of [`Self::apply`] from the output's gradient `g`: writes the input's
+    /// gradient into `dx` (adds it, when `accumulate`) and returns `(dA, dB)`.
+    #[allow(clippy::too_many_arguments)]
+    fn backward(
         &self,
-        x: &Tensor,
-        a: &Tensor,
-        b: &Tensor,
-        _y: &Tensor,
-        g: &Tensor,
-    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let [seq, inp, r, out] = self.dims(x.shape(), a.shape(), b.shape())?;
-        let [xs, a_data, b_data, g_data] = [x, a, b, g].map(elements);
-        let (xs, a_data, b_data, g_data) = (xs?, a_data?, b_data?, g_data?);
-        let mask = self.mask(xs.len());
-        let xin = dropped(&xs, mask.as_deref());
+        x: &[f32],
+        a: &[f32],
+        b: &[f32],
+        g: &[f32],
+        dims: [usize; 4],
+        dx: &mut [f32],
+        accumulate: bool,
+    ) -> candle_core::Result<(Vec<f32>, Vec<f32>)> {
+        let [seq, inp, r, out] = dims;
+        let mask = self.mask(x.len());
+        let xin = dropped(x, mask.as_deref());
         let factor = self.factor as f32;
         // `gb` is the gradient at `factor · xin · Aᵀ`, scaled back through the factor.
         let mut gb = vec![0.0; seq * r];
         Product::new(seq, r, out).scaled(factor).threaded().run(
             &mut gb,
             r,
-            View::rows(&g_data, out),
-            View::rows(&b_data, r),
+            View::rows(g, out),
+            View::rows(b, r),
         );
-        let mut dx = project_back(&g_data, seq, &self.w)?;
+        frozen_product(dx, g, seq, &self.w, true, accumulate)?;
         let through_a = Product::new(seq, inp, r).threaded();
-        let (gb_rows, a_rows) = (View::rows(&gb, r), View::rows(&a_data, inp));
+        let (gb_rows, a_rows) = (View::rows(&gb, r), View::rows(a, inp));
         match &mask {
             Some(m) => {
                 let mut update = vec![0.0; seq * inp];
@@ -417,7 +446,7 @@ impl CustomOp3 for LoraMatmul {
                     *d += u * m;
                 }
             }
-            None => through_a.accumulating().run(&mut dx, inp, gb_rows, a_rows),
+            None => through_a.accumulating().run(dx, inp, gb_rows, a_rows),
         }
         let mut da = vec![0.0; r * inp];
         Product::new(r, inp, seq).threaded().run(
@@ -431,15 +460,51 @@ impl CustomOp3 for LoraMatmul {
             &mut xa,
             r,
             View::rows(&xin, inp),
-            View::transposed(&a_data, inp),
+            View::transposed(a, inp),
         );
         let mut db = vec![0.0; out * r];
         Product::new(out, r, seq).scaled(factor).threaded().run(
             &mut db,
             r,
-            View::transposed(&g_data, out),
+            View::transposed(g, out),
             View::rows(&xa, r),
         );
+        Ok((da, db))
+    }
+}
+
+impl CustomOp3 for LoraMatmul {
+    fn name(&self) -> &'static str {
+        "lora-matmul"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let dims = self.dims(l1.shape(), l2.shape(), l3.shape())?;
+        let y = self.apply(slice(s1, l1)?, slice(s2, l2)?, slice(s3, l3)?, dims)?;
+        Ok((CpuStorage::F32(y), Shape::from((dims[0], dims[3]))))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        a: &Tensor,
+        b: &Tensor,
+        _y: &Tensor,
+        g: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let dims = self.dims(x.shape(), a.shape(), b.shape())?;
+        let [xs, a_data, b_data, g_data] = [x, a, b, g].map(elements);
+        let (xs, a_data, b_data, g_data) = (xs?, a_data?, b_data?, g_data?);
+        let mut dx = vec![0.0; xs.len()];
+        let (da, db) = self.backward(&xs, &a_data, &b_data, &g_data, dims, &mut dx, false)?;
         let tensor = |data, like: &Tensor| Tensor::from_vec(data, like.shape(), like.device());
         Ok((
             Some(tensor(dx, x)?),
@@ -461,8 +526,50 @@ struct SwiGlu;
 /// Elements per parallel task of the element-wise ops.
 const ELEMENTWISE_CHUNK: usize = 16_384;
 
+/// `σ(x)`, from `e^-|x|` so the exponential never overflows and the loops over it vectorise.
+#[inline(always)]
 fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + (-x).exp())
+    let e = exp_nonpositive(-x.abs());
+    if x >= 0.0 {
+        1.0 / (1.0 + e)
+    } else {
+        e / (1.0 + e)
+    }
+}
+
+impl SwiGlu {
+    fn apply(gate: &[f32], up: &[f32]) -> Vec<f32> {
+        let mut y = vec![0.0; gate.len()];
+        y.par_chunks_mut(ELEMENTWISE_CHUNK)
+            .zip(gate.par_chunks(ELEMENTWISE_CHUNK))
+            .zip(up.par_chunks(ELEMENTWISE_CHUNK))
+            .for_each(|((y, gate), up)| {
+                for ((y, &x), &u) in y.iter_mut().zip(gate).zip(up) {
+                    *y = x * sigmoid(x) * u;
+                }
+            });
+        y
+    }
+
+    /// `(d_gate, d_up)` from the output's gradient `g`.
+    fn backward(gate: &[f32], up: &[f32], g: &[f32]) -> (Vec<f32>, Vec<f32>) {
+        let mut d_gate = vec![0.0; gate.len()];
+        let mut d_up = vec![0.0; gate.len()];
+        d_gate
+            .par_chunks_mut(ELEMENTWISE_CHUNK)
+            .zip(d_up.par_chunks_mut(ELEMENTWISE_CHUNK))
+            .enumerate()
+            .for_each(|(c, (d_gate, d_up))| {
+                let at = c * ELEMENTWISE_CHUNK;
+                for (i, (dg, du)) in d_gate.iter_mut().zip(d_up).enumerate() {
+                    let (x, u, g) = (gate[at + i], up[at + i], g[at + i]);
+                    let s = sigmoid(x);
+                    *du = g * x * s;
+                    *dg = g * u * s * (1.0 + x * (1.0 - s));
+                }
+            });
+        (d_gate, d_up)
+    }
 }
 
 impl CustomOp2 for SwiGlu {
@@ -484,16 +591,7 @@ impl CustomOp2 for SwiGlu {
                 l2.shape()
             )));
         }
-        let (gate, up) = (slice(s1, l1)?, slice(s2, l2)?);
-        let mut y = vec![0.0; gate.len()];
-        y.par_chunks_mut(ELEMENTWISE_CHUNK)
-            .zip(gate.par_chunks(ELEMENTWISE_CHUNK))
-            .zip(up.par_chunks(ELEMENTWISE_CHUNK))
-            .for_each(|((y, gate), up)| {
-                for ((y, &x), &u) in y.iter_mut().zip(gate).zip(up) {
-                    *y = x * sigmoid(x) * u;
-                }
-            });
+        let y = Self::apply(slice(s1, l1)?, slice(s2, l2)?);
         Ok((CpuStorage::F32(y), l1.shape().clone()))
     }
 
@@ -505,22 +603,7 @@ impl CustomOp2 for SwiGlu {
         g: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
         let [gate_data, up_data, g_data] = [gate, up, g].map(elements);
-        let (gate_data, up_data, g_data) = (gate_data?, up_data?, g_data?);
-        let mut d_gate = vec![0.0; gate_data.len()];
-        let mut d_up = vec![0.0; gate_data.len()];
-        d_gate
-            .par_chunks_mut(ELEMENTWISE_CHUNK)
-            .zip(d_up.par_chunks_mut(ELEMENTWISE_CHUNK))
-            .enumerate()
-            .for_each(|(c, (d_gate, d_up))| {
-                let at = c * ELEMENTWISE_CHUNK;
-                for (i, (dg, du)) in d_gate.iter_mut().zip(d_up).enumerate() {
-                    let (x, u, g) = (gate_data[at + i], up_data[at + i], g_data[at + i]);
-                    let s = sigmoid(x);
-                    *du = g * x * s;
-                    *dg = g * u * s * (1.0 + x * (1.0 - s));
-                }
-            });
+        let (d_gate, d_up) = Self::backward(&gate_data?, &up_data?, &g_data?);
         let tensor = |data, like: &Tensor| Tensor::from_vec(data, like.shape(), like.device());
         Ok((Some(tensor(d_gate, gate)?), Some(tensor(d_up, up)?)))
     }
@@ -535,26 +618,30 @@ struct Linear {
 }
 
 impl Linear {
-    /// `dropout` is `(p, seed)` in training mode: the mask is drawn from `seed`, so the
-    /// recomputation of a checkpointed layer sees the same mask as its first forward pass.
-    fn forward(
+    /// The adapter and its op, when `mode` applies one. `dropout` is `(p, seed)`: the mask
+    /// is drawn from `seed` (in training mode), so the recomputation of a checkpointed layer
+    /// sees the same mask as its first forward pass.
+    fn adapter(
         &self,
-        x: &Tensor,
         mode: Mode,
         factor: f64,
-        dropout: Option<(f32, u64)>,
-    ) -> Result<Tensor> {
-        match &self.lora {
-            Some(l) if mode.lora => {
-                let op = LoraMatmul {
-                    w: self.w.clone(),
-                    factor,
-                    dropout: dropout.filter(|&(p, _)| mode.train && p > 0.0),
-                };
-                Ok(x.contiguous()?
-                    .apply_op3(l.a.as_tensor(), l.b.as_tensor(), op)?)
-            }
-            _ => frozen_matmul(x, &self.w),
+        dropout: (f32, u64),
+    ) -> Option<(&LoraVars, LoraMatmul)> {
+        let lora = self.lora.as_ref().filter(|_| mode.lora)?;
+        let op = LoraMatmul {
+            w: self.w.clone(),
+            factor,
+            dropout: Some(dropout).filter(|&(p, _)| mode.train && p > 0.0),
+        };
+        Some((lora, op))
+    }
+
+    fn forward(&self, x: &Tensor, mode: Mode, factor: f64, dropout: (f32, u64)) -> Result<Tensor> {
+        match self.adapter(mode, factor, dropout) {
+            Some((l, op)) => Ok(x
+                .contiguous()?
+                .apply_op3(l.a.as_tensor(), l.b.as_tensor(), op)?),
+            None => frozen_matmul(x, &self.w),
         }
     }
 }
@@ -565,29 +652,88 @@ impl Linear {
 /// (not a stream cipher, which showed up in profiles) gives four elements 16 bits each, so
 /// `p` is resolved to 1/65536.
 fn dropout_mask(n: usize, p: f32, seed: u64) -> Vec<f32> {
-    const PER_HASH: usize = 4;
     const CHUNK: usize = 4096;
-    let keep = 1.0 / (1.0 - p);
-    let threshold = (f64::from(p) * 65536.0) as u64;
+    let draw = MaskDraw {
+        seed,
+        threshold: (f64::from(p) * 65536.0) as u64,
+        keep: 1.0 / (1.0 - p),
+    };
     let mut mask = vec![0.0; n];
     mask.par_chunks_mut(CHUNK)
         .enumerate()
-        .for_each(|(c, chunk)| {
-            for (j, quad) in chunk.chunks_mut(PER_HASH).enumerate() {
-                let bits = mix(seed, (c * CHUNK / PER_HASH + j) as u64);
-                for (k, m) in quad.iter_mut().enumerate() {
-                    *m = if (bits >> (16 * k)) & 0xffff < threshold {
-                        0.0
-                    } else {
-                        keep
-                    };
-                }
-            }
-        });
+        .for_each(|(c, chunk)| draw.fill(chunk, (c * CHUNK / MaskDraw::PER_HASH) as u64));
     mask
 }
 
+/// The draw of one dropout mask: element `i` is 0 where the 16 bits `i % 4` of the hash
+/// `mix(seed, i / 4)` fall under `threshold`, else `keep`.
+struct MaskDraw {
+    seed: u64,
+    threshold: u64,
+    keep: f32,
+}
+
+impl MaskDraw {
+    const PER_HASH: usize = 4;
+    /// Hashes per straight-line batch: eight 64-bit lanes, one AVX-512 register.
+    const BATCH: usize = 8;
+
+    /// Fills `chunk`, whose first element is hash `first`'s first. The hashing is most of
+    /// the cost of a mask, so it is batched to vectorise and, where the CPU has 64-bit vector
+    /// multiplies (AVX-512DQ), compiled for them.
+    fn fill(&self, chunk: &mut [f32], first: u64) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512dq")
+        {
+            // SAFETY: the CPU has the features the function is compiled for.
+            return unsafe { self.fill_avx512(chunk, first) };
+        }
+        self.fill_batched(chunk, first);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512dq")]
+    unsafe fn fill_avx512(&self, chunk: &mut [f32], first: u64) {
+        self.fill_batched(chunk, first);
+    }
+
+    #[inline(always)]
+    fn fill_batched(&self, chunk: &mut [f32], first: u64) {
+        let mut batches = chunk.chunks_exact_mut(Self::PER_HASH * Self::BATCH);
+        let mut next = first;
+        for batch in &mut batches {
+            let bits: [u64; Self::BATCH] = std::array::from_fn(|j| mix(self.seed, next + j as u64));
+            for (i, m) in batch.iter_mut().enumerate() {
+                *m = self.value(bits[i / Self::PER_HASH] >> (16 * (i % Self::PER_HASH)));
+            }
+            next += Self::BATCH as u64;
+        }
+        for (j, quad) in batches
+            .into_remainder()
+            .chunks_mut(Self::PER_HASH)
+            .enumerate()
+        {
+            let bits = mix(self.seed, next + j as u64);
+            for (k, m) in quad.iter_mut().enumerate() {
+                *m = self.value(bits >> (16 * k));
+            }
+        }
+    }
+
+    /// The mask value of the low 16 bits of `bits`.
+    #[inline(always)]
+    fn value(&self, bits: u64) -> f32 {
+        if bits & 0xffff < self.threshold {
+            0.0
+        } else {
+            self.keep
+        }
+    }
+}
+
 /// A well-mixed seed for one projection's dropout mask in one layer (splitmix64).
+#[inline(always)]
 fn mix(seed: u64, salt: u64) -> u64 {
     let mut z = seed ^ salt.wrapping_mul(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -809,13 +955,15 @@ impl TrainableLlama {
             .collect()
     }
 
-    /// Bytes the autograd graph of one block holds for a sequence of `seq` tokens: per token,
-    /// the outputs of the projections, norms, RoPE, attention and the MLP (about
-    /// `10 · n_embd + 3 · kv_dim + 3 · n_ff` floats). Attention keeps no `seq²` scores (see
-    /// [`CausalAttention`]), so this grows linearly with the sequence.
+    /// Bytes one block keeps from its training forward pass for its backward pass
+    /// ([`BlockActivations`]) on a sequence of `seq` tokens: per token, the block's input, the
+    /// norms' outputs, `q`, `k`, `v`, the attention output, the residual after it, and `gate`
+    /// and `up` (`6 · n_embd + 2 · kv_dim + 2 · n_ff` floats). Attention keeps no `seq²`
+    /// scores (see [`CausalAttention`]), so this grows linearly with the sequence.
     pub(crate) fn block_graph_bytes(&self, seq: usize) -> usize {
         let c = &self.cfg;
-        let per_token = 10 * c.n_embd + 3 * c.n_kv_head * c.head_dim + 3 * c.n_ff;
+        let per_token =
+            BlockActivations::floats_per_token(c.n_embd, c.n_kv_head * c.head_dim, c.n_ff);
         4 * per_token * seq
     }
 
@@ -871,11 +1019,7 @@ impl TrainableLlama {
     }
 
     fn rms_norm(&self, x: &Tensor, weight: &Tensor) -> Result<Tensor> {
-        let op = RmsNorm {
-            weight: weight.clone(),
-            eps: f64::from(self.cfg.rms_eps),
-        };
-        Ok(x.contiguous()?.apply_op1(op)?)
+        Ok(x.contiguous()?.apply_op1(self.norm(weight))?)
     }
 
     /// Block `layer` applied to `x` `(seq, n_embd)`; `seed` draws its dropout masks.
@@ -886,38 +1030,53 @@ impl TrainableLlama {
         mode: Mode,
         seed: u64,
     ) -> Result<Tensor> {
-        let b = self
-            .blocks
-            .get(layer)
-            .ok_or_else(|| TrainError::Config(format!("the model has no layer {layer}")))?;
-        let cfg = &self.cfg;
-        let f = self.lora_cfg.factor();
+        let b = self.block(layer)?;
         let lin = |p: Projection, h: &Tensor| {
-            let salt = (layer * Projection::ALL.len()) as u64 + p as u64;
-            b.lin(p)
-                .forward(h, mode, f, Some((self.lora_cfg.dropout, mix(seed, salt))))
+            let dropout = self.dropout(layer, p, seed);
+            b.lin(p).forward(h, mode, self.lora_cfg.factor(), dropout)
         };
-        let seq = x.dim(0)?;
-        let cos = self.cos.narrow(0, 0, seq)?;
-        let sin = self.sin.narrow(0, 0, seq)?;
+        let rope = self.rope(x.dim(0)?)?;
         let h = self.rms_norm(x, &b.attn_norm)?;
-        let rope = Rope::new(&cos, &sin)?;
         let q = lin(Projection::Q, &h)?.apply_op1(rope.clone())?;
         let k = lin(Projection::K, &h)?.apply_op1(rope)?;
         let v = lin(Projection::V, &h)?;
-        let attn = q.apply_op3(
-            &k,
-            &v,
-            CausalAttention {
-                heads: cfg.n_head,
-                kv_heads: cfg.n_kv_head,
-                head_dim: cfg.head_dim,
-            },
-        )?;
+        let attn = q.apply_op3(&k, &v, self.attention())?;
         let x = (x + lin(Projection::O, &attn)?)?;
         let h = self.rms_norm(&x, &b.ffn_norm)?;
         let gated = lin(Projection::Gate, &h)?.apply_op2(&lin(Projection::Up, &h)?, SwiGlu)?;
         Ok((&x + lin(Projection::Down, &gated)?)?)
+    }
+
+    fn block(&self, layer: usize) -> Result<&Block> {
+        self.blocks
+            .get(layer)
+            .ok_or_else(|| TrainError::Config(format!("the model has no layer {layer}")))
+    }
+
+    /// The dropout `(p, seed)` of projection `p` of block `layer` in the pass seeded `seed`.
+    fn dropout(&self, layer: usize, p: Projection, seed: u64) -> (f32, u64) {
+        let salt = (layer * Projection::ALL.len()) as u64 + p as u64;
+        (self.lora_cfg.dropout, mix(seed, salt))
+    }
+
+    /// The rotary embedding of the first `seq` positions.
+    fn rope(&self, seq: usize) -> Result<Rope> {
+        Rope::new(&self.cos.narrow(0, 0, seq)?, &self.sin.narrow(0, 0, seq)?)
+    }
+
+    fn attention(&self) -> CausalAttention {
+        CausalAttention {
+            heads: self.cfg.n_head,
+            kv_heads: self.cfg.n_kv_head,
+            head_dim: self.cfg.head_dim,
+        }
+    }
+
+    fn norm(&self, weight: &Tensor) -> RmsNorm {
+        RmsNorm {
+            weight: weight.clone(),
+            eps: self.cfg.rms_eps,
+        }
     }
 }
 
@@ -996,8 +1155,12 @@ mod tests {
     /// same for the same seed and differs between seeds.
     #[test]
     fn dropout_mask_drops_p_and_keeps_the_mean() {
-        let mask = |seed| dropout_mask(400 * 250, 0.2, seed);
+        let mask = |seed| dropout_mask(400 * 250 + 7, 0.2, seed);
         let m = mask(3);
+        for (i, &v) in m.iter().enumerate() {
+            let bits = (mix(3, (i / 4) as u64) >> (16 * (i % 4))) & 0xffff;
+            assert_eq!(v == 0.0, bits < (0.2f64 * 65536.0) as u64, "element {i}");
+        }
         let dropped = m.iter().filter(|&&v| v == 0.0).count() as f64 / m.len() as f64;
         let mean = m.iter().map(|&v| f64::from(v)).sum::<f64>() / m.len() as f64;
         assert!((dropped - 0.2).abs() < 0.005, "dropped {dropped}");
