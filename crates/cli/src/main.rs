@@ -1,5 +1,6 @@
 //! `apprentice`: supervised coding agents whose every correction becomes training data.
 
+mod allocator;
 mod commands;
 mod output;
 
@@ -97,6 +98,9 @@ fn init_logging(cli: &Cli) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(&cli);
+    if matches!(cli.command, Command::Train(_) | Command::Loop(_)) {
+        allocator::keep_freed_memory();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
