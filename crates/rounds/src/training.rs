@@ -84,7 +84,7 @@ pub struct TrainSettings {
     /// Bound on each training stage's seconds (the adapter is saved as it is when reached).
     #[serde(default)]
     pub max_seconds: Option<f64>,
-    /// MiB of autograd graphs kept from the forward pass (`train --graph-memory`).
+    /// MiB of block activations kept from the forward pass (`train --graph-memory`).
     #[serde(default = "default_graph_memory_mib")]
     pub graph_memory_mib: usize,
     pub seed: u64,

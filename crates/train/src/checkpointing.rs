@@ -85,9 +85,9 @@ pub(crate) struct Activations {
     seed: u64,
 }
 
-/// The summed completion log-prob of `seq` under `mode`, with a graph for every layer at once:
-/// the reference [`forward`] and [`backward`] are checked against, and what the tests
-/// differentiate directly.
+/// The summed completion log-prob of `seq` under `mode`, through candle's autograd with a
+/// graph for every layer at once: the reference the checkpointed, hand-written passes are
+/// checked against, and what the tests differentiate directly.
 pub fn sequence_logp(model: &TrainableLlama, seq: &Sequence, mode: Mode) -> Result<Tensor> {
     let Some(targets) = Targets::of(seq)? else {
         return Ok(Tensor::new(0f32, &Device::Cpu)?);
@@ -247,7 +247,8 @@ mod tests {
             .expect("backward");
         let whole = whole.to_scalar::<f32>().expect("scalar");
         let per_block = model.block_graph_bytes(seq.tokens.len() - 1);
-        // Recompute both blocks, keep the first block's graph and recompute the second, keep both.
+        // Recompute both blocks, keep the first block's activations and recompute the second,
+        // keep both.
         for graph_bytes in [0, per_block, usize::MAX] {
             let (lp, acts) = forward(&model, &seq, Mode::TRAIN, 0, graph_bytes).expect("forward");
             assert!((lp - whole).abs() < 1e-4 * whole.abs(), "{lp} vs {whole}");

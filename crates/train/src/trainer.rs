@@ -56,8 +56,8 @@ pub struct TrainConfig {
     /// Stop after the optimizer step that reaches this many seconds of training and save the
     /// adapter as it is (the schedule is not shortened to fit): a bound on CPU time.
     pub max_seconds: Option<f64>,
-    /// Memory for the autograd graphs of whole blocks kept from the forward pass (the blocks
-    /// beyond it are recomputed in the backward pass): more is faster, down to no
+    /// Bytes of block activations kept from the forward pass (the blocks beyond it are
+    /// recomputed in the backward pass): more is faster, down to no
     /// recomputation at all; 0 recomputes every block.
     pub graph_memory: usize,
 }

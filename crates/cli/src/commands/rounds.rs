@@ -87,7 +87,7 @@ pub struct LoopArgs {
     /// Bound on each training stage's seconds; the adapter is saved as it is when reached.
     #[arg(long, value_name = "SECONDS")]
     max_train_seconds: Option<f64>,
-    /// Memory for the autograd graphs kept from the forward pass; layers beyond it are
+    /// Memory for the block activations kept from the forward pass; layers beyond it are
     /// recomputed in the backward pass (as `train --graph-memory`).
     #[arg(long, value_name = "MIB", default_value_t = DEFAULT_GRAPH_MEMORY >> 20)]
     graph_memory: usize,

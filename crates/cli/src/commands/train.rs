@@ -72,7 +72,7 @@ pub struct TrainArgs {
     /// Held-out SFT rows: report their assistant-token loss before and after training.
     #[arg(long, value_name = "JSONL")]
     eval: Option<PathBuf>,
-    /// Memory for the autograd graphs of whole layers kept from the forward pass; the layers
+    /// Memory for the activations of whole layers kept from the forward pass; the layers
     /// beyond it are recomputed in the backward pass (slower, a third more compute). 0
     /// recomputes every layer: the least memory.
     #[arg(long, value_name = "MIB", default_value_t = DEFAULT_GRAPH_MEMORY >> 20)]
