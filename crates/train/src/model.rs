@@ -6,8 +6,8 @@
 //! only the LoRA `A`/`B` matrices are `Var`s. The projections, RMSNorm, RoPE and attention
 //! are custom ops with hand-written backward passes (each tested against candle's composed,
 //! differentiable ops): they keep far less for the backward pass and skip the frozen
-//! weights' gradients. Training runs the same functions through the `block` module's hand-written
-//! block passes, which skip autograd's per-gradient buffers; the autograd path
+//! weights' gradients. Training runs the same functions through the `block` module's
+//! hand-written block passes, which skip autograd's per-gradient buffers; the autograd path
 //! ([`TrainableLlama::forward`], [`crate::sequence_logp`]) is the reference they are tested
 //! against.
 //!
