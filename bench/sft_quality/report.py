@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Summarises bench/sft_quality/run.sh's outputs: rows, held-out loss before/after, and the
-tool-call parse rate (1 - format_errors / proposals) of the base and adapted policy, over all
-evaluated tasks and over the held-out ones. usage: report.py OUT "HELD OUT TASKS"."""
+tool-call parse rate (parsed replies / replies) of the base and adapted policy, prefilled
+and free (`+free`), over all evaluated tasks and over the held-out ones. usage: report.py OUT "HELD OUT TASKS"."""
 
 import json
 import os
@@ -9,10 +9,12 @@ import sys
 
 
 def parse_rate(episodes):
-    proposals = sum(e["proposals"] for e in episodes)
+    # An episode's `proposals` are the replies that parsed; its format errors the ones that did not.
+    parsed = sum(e["proposals"] for e in episodes)
     errors = sum(e["format_errors"] for e in episodes)
-    return {"episodes": len(episodes), "proposals": proposals, "format_errors": errors,
-            "parse_rate": 1 - errors / proposals if proposals else None,
+    turns = parsed + errors
+    return {"episodes": len(episodes), "turns": turns, "parsed": parsed, "format_errors": errors,
+            "parse_rate": parsed / turns if turns else None,
             "resolved": sum(e["resolved"] for e in episodes)}
 
 
@@ -26,7 +28,7 @@ def main():
         "train": train,
         "parse": {},
     }
-    for side in ("base", "lora"):
+    for side in ("base", "lora", "base-free", "lora-free"):
         path = os.path.join(out, f"parse-{side}.json")
         if not os.path.exists(path) or os.path.getsize(path) == 0:
             continue
@@ -37,8 +39,9 @@ def main():
     print(f"held-out loss ({ev.get('rows')} rows): {ev.get('loss_before')} -> {ev.get('loss_after')}",
           file=sys.stderr)
     for side, r in doc["parse"].items():
-        print(f"parse rate {side}: all {r['all']['parse_rate']} ({r['all']['format_errors']}/"
-              f"{r['all']['proposals']} errors), held-out {r['held_out']['parse_rate']}", file=sys.stderr)
+        a, h = r["all"], r["held_out"]
+        print(f"parse rate {side}: all {a['parsed']}/{a['turns']}, held-out {h['parsed']}/{h['turns']}",
+              file=sys.stderr)
     print(json.dumps(doc, indent=2))
 
 

@@ -11,7 +11,8 @@
 # 4. parse rate: `apprentice run --policy embedded` and `--policy embedded+lora=ADAPTER` on
 #    the same tasks (EVAL_TASKS; default: the held-out tasks and EVAL_TRAIN_TASKS (4) training
 #    tasks), no supervisor, MAX_STEPS turns each,
-#    greedy decoding: 1 - format_errors / proposals.
+#    greedy decoding: parsed replies / replies. Both forms of each: replies prefilled
+#    with the tool-call opening (the default policy) and written from the first token (`+free`).
 #
 # Prints the numbers and one JSON document; keeps everything in OUT (default
 # bench/sft_quality/out). Knobs: OUT, VARIANTS (12), HOLDOUT (0.25), EPOCHS (1),
@@ -69,11 +70,16 @@ fi
 TASK_ARGS=()
 for t in $EVAL_TASKS; do TASK_ARGS+=(--task "$t"); done
 log "parse-rate tasks: $EVAL_TASKS"
-for policy in embedded "embedded+lora=$OUT/adapter"; do
-    name="parse-$( [ "$policy" = embedded ] && echo base || echo lora)"
-    have_run "$name" && continue
-    log "run $name"
-    "${A[@]}" run --tasks demo "${TASK_ARGS[@]}" --policy "$policy" --supervisor none \
-        --max-steps "$MAX_STEPS" --name "$name" --json >"$OUT/$name.json" || true
+for form in "" +free; do
+    for side in base lora; do
+        adapter=""
+        [ "$side" = base ] || adapter="+lora=$OUT/adapter"
+        policy="embedded$adapter$form"
+        name="parse-$side${form:+-free}"
+        have_run "$name" && continue
+        log "run $name"
+        "${A[@]}" run --tasks demo "${TASK_ARGS[@]}" --policy "$policy" --supervisor none \
+            --max-steps "$MAX_STEPS" --name "$name" --json >"$OUT/$name.json" || true
+    done
 done
 python3 "$HERE/report.py" "$OUT" "$HELD_OUT_TASKS"

@@ -1,11 +1,13 @@
 //! Model spec strings: `embedded`, `embedded:PATH.gguf`, `embedded:PATH.gguf+lora=DIR@SCALE`,
-//! each optionally followed by sampling options `+temp=T` and `+seed=N`.
+//! each optionally followed by sampling options `+temp=T` and `+seed=N` and by `+free`.
 //!
 //! These let a CLI flag or a config file name an in-process model the same way it names a
 //! remote one. `embedded` alone (optionally with `+lora=...`) means the cached default
 //! SmolLM2 model; `@SCALE` is optional and defaults to 1. Without `+temp` decoding is greedy;
 //! `+temp=0.7+seed=3` samples, reproducibly (the seed defaults to 0). Two ensemble members can
-//! so be the same model at two temperatures or seeds.
+//! so be the same model at two temperatures or seeds. `+free` has the policy write each reply
+//! from its first token instead of from a prefilled tool-call opening: the harder form, in which
+//! a trained adapter shows whether it learned the call format itself.
 
 use crate::error::{EmbeddedError, Result};
 use std::fmt;
@@ -15,6 +17,7 @@ const PREFIX: &str = "embedded";
 const LORA: &str = "+lora=";
 const TEMP: &str = "+temp=";
 const SEED: &str = "+seed=";
+const FREE: &str = "+free";
 
 /// A parsed embedded-model spec.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,6 +30,8 @@ pub struct EmbeddedSpec {
     pub temperature: Option<f32>,
     /// Sampling seed (`+seed=N`).
     pub seed: Option<u64>,
+    /// Free generation (`+free`): no tool-call opening is prefilled into a policy's replies.
+    pub free: bool,
 }
 
 /// A PEFT adapter directory and the scale to apply it at.
@@ -48,16 +53,23 @@ impl EmbeddedSpec {
         let mut rest = spec
             .strip_prefix(PREFIX)
             .ok_or_else(|| err("must start with \"embedded\""))?;
-        let (mut temperature, mut seed) = (None, None);
+        let (mut temperature, mut seed, mut free) = (None, None, false);
         // Sampling options come last; peel them off from the right, in any order.
-        while let Some((at, key)) = [TEMP, SEED]
+        while let Some((at, key)) = [TEMP, SEED, FREE]
             .into_iter()
             .filter_map(|k| rest.rfind(k).map(|i| (i, k)))
             .max()
         {
             let value = &rest[at + key.len()..];
             rest = &rest[..at];
-            if key == TEMP {
+            if key == FREE {
+                if !value.is_empty() {
+                    return Err(err(&format!("\"+free\" takes no value, found {value:?}")));
+                }
+                if std::mem::replace(&mut free, true) {
+                    return Err(err("\"+free\" given twice"));
+                }
+            } else if key == TEMP {
                 let t: f32 = value
                     .parse()
                     .ok()
@@ -97,6 +109,7 @@ impl EmbeddedSpec {
             lora,
             temperature,
             seed,
+            free,
         })
     }
 }
@@ -138,6 +151,9 @@ impl fmt::Display for EmbeddedSpec {
         if let Some(s) = self.seed {
             write!(f, "{SEED}{s}")?;
         }
+        if self.free {
+            f.write_str(FREE)?;
+        }
         Ok(())
     }
 }
@@ -164,8 +180,17 @@ mod tests {
                 lora: None,
                 temperature: None,
                 seed: None,
+                free: false,
             }
         );
+    }
+
+    #[test]
+    fn free_is_a_flag_beside_the_sampling_options() {
+        let s = EmbeddedSpec::parse("embedded+lora=ad@0.5+free+temp=0.8").unwrap();
+        assert!(s.free);
+        assert_eq!((s.temperature, s.lora.unwrap().scale), (Some(0.8), 0.5));
+        assert!(!EmbeddedSpec::parse("embedded+lora=ad").unwrap().free);
     }
 
     #[test]
@@ -199,6 +224,7 @@ mod tests {
             "embedded+lora=d@0.25",
             "embedded+temp=0.7",
             "embedded:m.gguf+lora=d@2+temp=0.5+seed=3",
+            "embedded+lora=d@1+free",
         ] {
             let spec = EmbeddedSpec::parse(text).unwrap();
             assert_eq!(EmbeddedSpec::parse(&spec.to_string()).unwrap(), spec);
@@ -218,6 +244,8 @@ mod tests {
             "embedded+temp=-1",
             "embedded+seed=1.5",
             "embedded+seed=1+seed=2",
+            "embedded+freed",
+            "embedded+free+free",
         ] {
             assert!(EmbeddedSpec::parse(bad).is_err(), "{bad}");
         }

@@ -35,6 +35,8 @@ pub struct EmbeddedPolicy {
     /// generation (free: the adapter is never merged), so policies at several scales can
     /// share one loaded model.
     lora_scale: Option<f32>,
+    /// Written into every reply before the model's first token; empty in free generation.
+    prefill: &'static str,
 }
 
 impl EmbeddedPolicy {
@@ -59,7 +61,18 @@ impl EmbeddedPolicy {
                 ..GenerationParams::default()
             },
             lora_scale: None,
+            prefill: REPLY_PREFILL,
         }
+    }
+
+    /// Lets the model write each reply from its first token (`+free`). It must then open the
+    /// call itself, so the stop strings keep only the closers: an opening would stop it at once.
+    pub fn with_free_generation(mut self, free: bool) -> Self {
+        if free {
+            self.prefill = "";
+            self.params.stop.retain(|stop| stop.starts_with("</"));
+        }
+        self
     }
 
     /// Samples at `temperature` with `seed` (default 0) instead of decoding greedily.
@@ -122,11 +135,12 @@ impl Policy for EmbeddedPolicy {
         _task: &Task,
         messages: &[Message],
     ) -> Result<Completion, ModelError> {
-        let (model, params, chat, scale) = (
+        let (model, params, chat, scale, prefill) = (
             Arc::clone(&self.model),
             self.params.clone(),
             to_chat(messages),
             self.lora_scale,
+            self.prefill,
         );
         let generation = tokio::task::spawn_blocking(move || {
             let mut model = model
@@ -140,7 +154,7 @@ impl Policy for EmbeddedPolicy {
             prompt.extend(
                 model
                     .tokenizer()
-                    .encode(REPLY_PREFILL, false)
+                    .encode(prefill, false)
                     .map_err(|e| e.to_string())?,
             );
             model
@@ -159,7 +173,7 @@ impl Policy for EmbeddedPolicy {
                 cost_usd: 0.0,
             },
             truncated: generation.finish_reason == FinishReason::Length,
-            text: format!("{REPLY_PREFILL}{}", generation.text),
+            text: format!("{prefill}{}", generation.text),
         })
     }
 }

@@ -56,7 +56,7 @@ pub enum PolicySpec {
     },
 }
 
-const POLICY_HINT: &str = "expected embedded, embedded:PATH.gguf[+lora=DIR@SCALE], scripted:gold, scripted:FILE or openai:MODEL@URL[+lora@SCALE]";
+const POLICY_HINT: &str = "expected embedded, embedded:PATH.gguf[+lora=DIR@SCALE][+free], scripted:gold, scripted:FILE or openai:MODEL@URL[+lora@SCALE]";
 
 /// The per-request LoRA suffix of an OpenAI-compatible policy.
 const SERVER_LORA: &str = "+lora@";
@@ -214,6 +214,7 @@ impl PolicyMaker {
                 Ok(Box::new(
                     EmbeddedPolicy::new(spec.to_string(), model.clone())
                         .with_sampling(spec.temperature, spec.seed)
+                        .with_free_generation(spec.free)
                         .with_lora_scale(spec.lora.as_ref().map(|l| l.scale)),
                 ))
             }

@@ -89,6 +89,7 @@ pub async fn run(ctx: &Context, command: &SweepCommand) -> CommandResult {
         }),
         temperature: None,
         seed: None,
+        free: false,
     };
     let load = spec.clone();
     let model = tokio::task::spawn_blocking(move || EmbeddedModel::from_spec(&load, None))
